@@ -1,0 +1,285 @@
+//! Command-line flags (clap derive). Validation into a config happens in
+//! `config.rs`; commands receive validated values.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "countersign",
+    version,
+    about = "Governance gateway: identify, authorize, approve and audit every action of AI agents, people and pipelines"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where a client command finds the server and its token.
+#[derive(Debug, Clone, Args)]
+pub struct Remote {
+    /// Countersign server URL.
+    #[arg(
+        long,
+        env = "COUNTERSIGN_SERVER",
+        default_value = "http://127.0.0.1:8750",
+        global = true
+    )]
+    pub server: String,
+    /// API token (never pass it on the command line in shared shells; the
+    /// environment variable is read when the flag is absent).
+    #[arg(long, env = "COUNTERSIGN_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+    /// Print raw JSON instead of a human summary.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a data directory: config, Cedar schema and starter policies,
+    /// signing key, database, and a first admin (its token printed once).
+    Init(InitArgs),
+    /// Run the gateway.
+    Serve(ServeArgs),
+    /// Manage principals (users, agents, services).
+    #[command(subcommand)]
+    Principals(PrincipalsCmd),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Tokens(TokensCmd),
+    /// List, inspect and vote on approvals.
+    #[command(subcommand)]
+    Approvals(ApprovalsCmd),
+    /// Ask before running a command; wait for approval when policy says so.
+    Run(RunArgs),
+    /// Validate and test policies.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Verify and read the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Data directory to create (default: $COUNTERSIGN_DATA_DIR or ./countersign-data).
+    pub dir: Option<PathBuf>,
+    /// Name of the first administrator.
+    #[arg(long, default_value = "admin")]
+    pub admin: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Config file (default: <data dir>/countersign.toml).
+    #[arg(long, env = "COUNTERSIGN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory, initialized on first start when empty.
+    #[arg(long, env = "COUNTERSIGN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on (overrides the config).
+    #[arg(long, env = "COUNTERSIGN_LISTEN")]
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrincipalsCmd {
+    /// Add a user, agent or service.
+    Add {
+        name: String,
+        #[arg(long, value_parser = ["user", "agent", "service"])]
+        kind: String,
+        /// Group membership (repeatable).
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        /// Accountable owner (a user); required for agents.
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// List principals.
+    List {
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Disable a principal: its tokens stop working at once.
+    Disable {
+        name: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCmd {
+    /// Create a token (shown once).
+    Create {
+        /// The principal the token authenticates as.
+        #[arg(long)]
+        principal: String,
+        #[arg(long)]
+        label: Option<String>,
+        /// Lifetime, e.g. 30d or 12h.
+        #[arg(long)]
+        expires_in: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// List tokens (never their values).
+    List {
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Revoke a token at once.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApprovalsCmd {
+    /// List approvals (pending by default).
+    List {
+        #[arg(long, default_value = "pending")]
+        status: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Show one approval in full.
+    Show {
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Approve.
+    Approve {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Deny (ends the approval).
+    Deny {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Cancel your own pending request.
+    Cancel {
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Action, e.g. command.run or model.deploy.
+    #[arg(long, default_value = "command.run")]
+    pub action: String,
+    /// Resource, e.g. 'Command::"deploy"' or Model::fraud-detector.
+    #[arg(long)]
+    pub resource: String,
+    /// Environment (dev, staging, prod …).
+    #[arg(long = "env")]
+    pub environment: String,
+    /// Why: shown to reviewers.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Extra context for policy, as a JSON object.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Longest wait for approval, e.g. 15m.
+    #[arg(long, default_value = "15m")]
+    pub wait: String,
+    #[command(flatten)]
+    pub remote: Remote,
+    /// The command and its arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCmd {
+    /// Validate the schema and policies (strict); prints the policy-set hash.
+    Validate {
+        /// Policy directory (schema.cedarschema and *.cedar).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long, env = "COUNTERSIGN_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Run test cases: each a request and its expected verdict.
+    Test {
+        cases: PathBuf,
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long, env = "COUNTERSIGN_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Verify the whole log: every entry, interior hash, checkpoint
+    /// signature and consistency. Offline from a data directory, or online.
+    Verify {
+        /// Data directory to verify offline (default when --online is absent).
+        #[arg(long, env = "COUNTERSIGN_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// Verify a running server's log over HTTP instead.
+        #[arg(long)]
+        online: bool,
+        /// A checkpoint kept earlier: prove the log only grew since.
+        #[arg(long)]
+        since: Option<PathBuf>,
+        /// Trusted verifier keys (name+id+key), besides the data dir's own.
+        #[arg(long = "key")]
+        keys: Vec<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Print an entry with its receipt (inclusion proof + checkpoint), verified.
+    Receipt {
+        seq: u64,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Print the newest entries; -f follows.
+    Tail {
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: u64,
+        #[arg(short = 'f', long)]
+        follow: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Export entries as JSON lines, with the API's filters.
+    Export {
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl"])]
+        format: String,
+        #[arg(long)]
+        principal: Option<String>,
+        #[arg(long)]
+        action: Option<String>,
+        #[arg(long = "env")]
+        environment: Option<String>,
+        #[arg(long)]
+        verdict: Option<String>,
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}

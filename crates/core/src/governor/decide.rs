@@ -1,0 +1,441 @@
+//! The decision path: evaluate, and when policy makes the action approvable,
+//! open an approval — or redeem the approved one bound to this exact request.
+
+use super::{Governor, Snapshot, truncate};
+use crate::approval::{Approval, ApprovalState, Requirement, tally};
+use crate::audit::{AuditEvent, EventKind};
+use crate::error::GovernorError;
+use crate::ids;
+use crate::principal::Principal;
+use crate::request::{ActionRequest, RequestHash, ResourceRef, valid_action};
+use crate::store::{Mutation, StoreError, Write};
+use crate::time::Timestamp;
+use crate::verdict::{Decision, DecisionRecord, ObligationView, PendingApproval, Verdict};
+use countersign_policy::{ApprovalFacts, EntityRef, PolicyDecision, Query};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Limits on what a caller may put in a request.
+const MAX_REASON: usize = 2000;
+const MAX_ID: usize = 512;
+
+/// What a front asks.
+#[derive(Debug, Clone)]
+pub struct DecisionInput {
+    pub action: String,
+    pub resource: ResourceRef,
+    pub environment: String,
+    pub context: Map<String, Value>,
+    /// The requester's stated reason, shown to reviewers.
+    pub reason: Option<String>,
+    /// An approval the caller believes releases this request (optional:
+    /// the identical request finds its approval by hash anyway).
+    pub approval_id: Option<String>,
+}
+
+/// How many times a redemption that lost a race is retried.
+const REDEEM_ATTEMPTS: usize = 3;
+
+impl Governor {
+    /// Decides `input` for `who`. The decision is durable in the audit log
+    /// before this returns; if it cannot be recorded, the caller gets an
+    /// error, never an allow.
+    pub async fn decide(
+        &self,
+        who: &Principal,
+        input: DecisionInput,
+        request_id: Option<&str>,
+    ) -> Result<Decision, GovernorError> {
+        self.check_input(&input)?;
+        let reason = input.reason.clone();
+        let request = ActionRequest {
+            principal: who.reference(),
+            action: input.action,
+            resource: input.resource,
+            environment: input.environment,
+            context: input.context,
+        };
+        let hash = request
+            .hash()
+            .map_err(|e| GovernorError::InvalidContext(e.to_string()))?;
+
+        for _ in 0..REDEEM_ATTEMPTS {
+            let snap = self.snapshot();
+            let first = evaluate(&snap, &request, None)?;
+            let outcome = match first {
+                PolicyDecision::Allow {
+                    policies,
+                    obligations,
+                } => Settled::Allow {
+                    policies,
+                    obligations: obligations.iter().map(ObligationView::from).collect(),
+                    redeemed: None,
+                },
+                PolicyDecision::Deny { policies, reason } => Settled::Deny { policies, reason },
+                PolicyDecision::ApprovalRequired { rule, policies } => {
+                    match self
+                        .approval_path(&snap, who, &request, &hash, &input.approval_id)
+                        .await?
+                    {
+                        ApprovalPath::Open(a) => Settled::Pending {
+                            policies,
+                            existing: Some(a),
+                            requirement: Requirement::from(&rule),
+                        },
+                        ApprovalPath::None => Settled::Pending {
+                            policies,
+                            existing: None,
+                            requirement: Requirement::from(&rule),
+                        },
+                        ApprovalPath::Approved(a) => {
+                            let t = tally(&a);
+                            let facts = ApprovalFacts {
+                                granted: t.approvals() >= a.requirement.quorum,
+                                count: t.approvals(),
+                                approvers: t.approvers.clone(),
+                            };
+                            match evaluate(&snap, &request, Some(&facts))? {
+                                PolicyDecision::Allow {
+                                    policies,
+                                    obligations,
+                                } => Settled::Allow {
+                                    policies,
+                                    obligations: obligations
+                                        .iter()
+                                        .map(ObligationView::from)
+                                        .collect(),
+                                    redeemed: Some(a),
+                                },
+                                PolicyDecision::Deny { policies, reason } => Settled::Deny {
+                                    policies,
+                                    reason: format!(
+                                        "approval `{}` was granted but policy no longer permits this: {reason}",
+                                        a.id
+                                    ),
+                                },
+                                PolicyDecision::ApprovalRequired { policies, .. } => {
+                                    Settled::Deny {
+                                        policies,
+                                        reason: format!(
+                                            "approval `{}` does not satisfy the policy in force",
+                                            a.id
+                                        ),
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            };
+            match self
+                .record(
+                    &snap,
+                    who,
+                    &request,
+                    &hash,
+                    reason.as_deref(),
+                    outcome,
+                    request_id,
+                )
+                .await
+            {
+                Err(GovernorError::Conflict(_)) => continue, // lost a redemption race; look again
+                other => return other,
+            }
+        }
+        Err(GovernorError::Conflict(
+            "the approval for this request changed concurrently; retry".into(),
+        ))
+    }
+
+    fn check_input(&self, input: &DecisionInput) -> Result<(), GovernorError> {
+        if !valid_action(&input.action) {
+            return Err(GovernorError::InvalidRequest(format!(
+                "invalid action name `{}`: use `namespace.verb` in lowercase",
+                truncate(&input.action, 80)
+            )));
+        }
+        if !self.config.environments.contains(&input.environment) {
+            return Err(GovernorError::InvalidRequest(format!(
+                "unknown environment `{}`; known: {}",
+                truncate(&input.environment, 80),
+                self.config.environments.join(", ")
+            )));
+        }
+        if input.resource.id.is_empty() || input.resource.id.len() > MAX_ID {
+            return Err(GovernorError::InvalidRequest(format!(
+                "resource id must be 1-{MAX_ID} bytes"
+            )));
+        }
+        if input.reason.as_ref().is_some_and(|r| r.len() > MAX_REASON) {
+            return Err(GovernorError::InvalidRequest(format!(
+                "reason is longer than {MAX_REASON} bytes"
+            )));
+        }
+        if let Some(a) = &input.approval_id
+            && !ids::is_id(ids::APPROVAL, a)
+        {
+            return Err(GovernorError::InvalidRequest(format!(
+                "`{}` is not an approval id",
+                truncate(a, 80)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Finds the approval this request may use: the one named, or the open
+    /// one bound to the same request hash.
+    async fn approval_path(
+        &self,
+        _snap: &Snapshot,
+        who: &Principal,
+        request: &ActionRequest,
+        hash: &RequestHash,
+        named: &Option<String>,
+    ) -> Result<ApprovalPath, GovernorError> {
+        let now = Timestamp::now();
+        let found = match named {
+            Some(id) => {
+                let a = self
+                    .store
+                    .approval(id)
+                    .await?
+                    .filter(|a| a.requester().name == who.name)
+                    .ok_or_else(|| GovernorError::NotFound(format!("approval `{id}`")))?;
+                if a.request_hash != *hash || a.request != *request {
+                    return Err(GovernorError::ApprovalMismatch {
+                        approval: a.id.clone(),
+                    });
+                }
+                Some(a)
+            }
+            None => self.store.open_approval(&who.name, hash).await?,
+        };
+        Ok(match found {
+            Some(a) if a.request == *request => match a.effective_state(now) {
+                ApprovalState::Pending => ApprovalPath::Open(a),
+                ApprovalState::Approved => ApprovalPath::Approved(a),
+                _ => ApprovalPath::None,
+            },
+            _ => ApprovalPath::None,
+        })
+    }
+
+    /// Writes the decision (and any approval change) with its audit event.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site; a struct would only rename them"
+    )]
+    async fn record(
+        &self,
+        snap: &Arc<Snapshot>,
+        who: &Principal,
+        request: &ActionRequest,
+        hash: &RequestHash,
+        reason: Option<&str>,
+        outcome: Settled,
+        request_id: Option<&str>,
+    ) -> Result<Decision, GovernorError> {
+        let now = Timestamp::now();
+        let id = ids::new_id(ids::DECISION)?;
+        let mut ev = AuditEvent::new(EventKind::Decision).with_request_id(request_id);
+        ev.principal = Some(who.reference());
+        ev.owner = who.owner.clone();
+        ev.action = Some(request.action.clone());
+        ev.resource = Some(request.resource.clone());
+        ev.environment = Some(request.environment.clone());
+        ev.policy_hash = Some(snap.policies.hash().to_owned());
+        ev.decision_id = Some(id.clone());
+        ev.request_hash = Some(hash.0.clone());
+        ev.reason = reason.map(str::to_owned);
+        if !request.context.is_empty() {
+            let payload = serde_json::to_vec(&request.context)
+                .map_err(|e| GovernorError::Internal(e.to_string()))?;
+            ev = ev.with_payload(payload);
+        }
+        let mut write = Write::default();
+        let mut decision = Decision {
+            id: id.clone(),
+            verdict: Verdict::Deny,
+            reason: None,
+            policies: Vec::new(),
+            obligations: Vec::new(),
+            approval: None,
+            approved_by: None,
+            policy_hash: snap.policies.hash().to_owned(),
+            request_hash: hash.clone(),
+            audit_seq: 0,
+        };
+        let mut notify = None;
+        match outcome {
+            Settled::Allow {
+                policies,
+                obligations,
+                redeemed,
+            } => {
+                decision.verdict = Verdict::Allow;
+                decision.policies = policies;
+                decision.obligations = obligations;
+                if let Some(a) = redeemed {
+                    let mut done = a.clone();
+                    done.state = ApprovalState::Executed;
+                    done.executed_by = Some(id.clone());
+                    done.version = a.version + 1;
+                    let mut exec = AuditEvent::new(EventKind::Executed).with_request_id(request_id);
+                    exec.principal = Some(who.reference());
+                    exec.approval_id = Some(a.id.clone());
+                    exec.decision_id = Some(id.clone());
+                    exec.request_hash = Some(hash.0.clone());
+                    ev.approval_id = Some(a.id.clone());
+                    decision.approved_by = Some(a.id.clone());
+                    notify = Some((done.id.clone(), done.version));
+                    write.mutations.push(Mutation::UpdateApproval {
+                        approval: done,
+                        expected_version: a.version,
+                    });
+                    write.events.push(exec);
+                }
+            }
+            Settled::Deny { policies, reason } => {
+                decision.verdict = Verdict::Deny;
+                decision.policies = policies;
+                decision.reason = Some(reason);
+            }
+            Settled::Pending {
+                policies,
+                existing,
+                requirement,
+            } => {
+                decision.verdict = Verdict::Pending;
+                decision.policies = policies;
+                let a = match existing {
+                    Some(a) => a,
+                    None => {
+                        let a = Approval {
+                            id: ids::new_id(ids::APPROVAL)?,
+                            request: request.clone(),
+                            request_hash: hash.clone(),
+                            reason: reason.map(str::to_owned),
+                            requester_owner: who.owner.clone(),
+                            expires_at: now.plus(Duration::from_secs(requirement.ttl_secs)),
+                            requirement,
+                            policy_hash: snap.policies.hash().to_owned(),
+                            decision_id: id.clone(),
+                            state: ApprovalState::Pending,
+                            votes: Vec::new(),
+                            created_at: now,
+                            decided_at: None,
+                            executed_by: None,
+                            version: 0,
+                        };
+                        write.mutations.push(Mutation::CreateApproval(a.clone()));
+                        a
+                    }
+                };
+                decision.reason = Some(a.requirement.message.clone().unwrap_or_else(|| {
+                    format!(
+                        "approval required: {} of {}",
+                        a.requirement.quorum,
+                        if a.requirement.groups.is_empty() {
+                            "any reviewer".to_owned()
+                        } else {
+                            a.requirement.groups.join(", ")
+                        }
+                    )
+                }));
+                ev.approval_id = Some(a.id.clone());
+                decision.approval = Some(PendingApproval {
+                    id: a.id.clone(),
+                    quorum: a.requirement.quorum,
+                    approvals: tally(&a).approvals(),
+                    groups: a.requirement.groups.clone(),
+                    expires_at: a.expires_at.rfc3339(),
+                    message: a.requirement.message.clone(),
+                });
+            }
+        }
+        ev.verdict = Some(decision.verdict.as_str().to_owned());
+        ev.policies = decision.policies.clone();
+        if decision.verdict == Verdict::Deny {
+            ev.detail = decision
+                .reason
+                .as_ref()
+                .map(|r| serde_json::json!({ "deny_reason": r }));
+        }
+        write
+            .mutations
+            .push(Mutation::CreateDecision(DecisionRecord {
+                id: id.clone(),
+                principal: who.reference(),
+                action: request.action.clone(),
+                resource: request.resource.clone(),
+                environment: request.environment.clone(),
+                verdict: decision.verdict,
+                request_hash: hash.clone(),
+                approval_id: decision
+                    .approval
+                    .as_ref()
+                    .map(|a| a.id.clone())
+                    .or_else(|| decision.approved_by.clone()),
+                created_at: now,
+                outcome: None,
+            }));
+        // The decision event comes first so its sequence number is seqs[0].
+        write.events.insert(0, ev);
+        let seqs = self.store.commit(write).await.map_err(|e| match e {
+            StoreError::Conflict(w) => GovernorError::Conflict(w),
+            other => other.into(),
+        })?;
+        decision.audit_seq = seqs.first().copied().unwrap_or(0);
+        if let Some((aid, v)) = notify {
+            self.notify(&aid, v);
+        }
+        Ok(decision)
+    }
+}
+
+/// Cedar's answer for `request`, with approval facts when redeeming.
+pub(crate) fn evaluate(
+    snap: &Snapshot,
+    request: &ActionRequest,
+    facts: Option<&ApprovalFacts>,
+) -> Result<PolicyDecision, GovernorError> {
+    let q = Query {
+        principal: EntityRef {
+            kind: request.principal.kind.as_str(),
+            id: &request.principal.name,
+        },
+        action: &request.action,
+        resource: EntityRef {
+            kind: &request.resource.kind,
+            id: &request.resource.id,
+        },
+        environment: &request.environment,
+        context: &request.context,
+    };
+    Ok(snap.policies.decide(&q, facts, &snap.directory)?)
+}
+
+enum ApprovalPath {
+    None,
+    Open(Approval),
+    Approved(Approval),
+}
+
+enum Settled {
+    Allow {
+        policies: Vec<String>,
+        obligations: Vec<ObligationView>,
+        redeemed: Option<Approval>,
+    },
+    Deny {
+        policies: Vec<String>,
+        reason: String,
+    },
+    Pending {
+        policies: Vec<String>,
+        existing: Option<Approval>,
+        requirement: Requirement,
+    },
+}

@@ -1,0 +1,318 @@
+//! The governor: identity → policy → approvals → audit.
+//!
+//! It holds an immutable [`Snapshot`] (policy set, directory, tokens) behind a
+//! lock that is only taken to clone an `Arc`, so decisions never wait on each
+//! other; every change goes to the store as one atomic [`Write`] with its
+//! audit events.
+
+mod decide;
+mod directory;
+mod votes;
+
+pub use decide::DecisionInput;
+pub use directory::NewPrincipal;
+pub use votes::VoteInput;
+
+use crate::audit::{AuditEvent, EventKind};
+use crate::error::GovernorError;
+use crate::principal::Principal;
+use crate::store::{Store, Write};
+use crate::time::Timestamp;
+use crate::token::{self, TokenRecord};
+use countersign_policy::{Directory, DirectoryEntry, PolicySet};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// Settings the governor needs (the binary maps its config onto this).
+#[derive(Debug, Clone)]
+pub struct GovernorConfig {
+    /// Environments requests may name, in promotion order.
+    pub environments: Vec<String>,
+    /// Members of this group administer principals, tokens and policies.
+    pub admin_group: String,
+}
+
+impl Default for GovernorConfig {
+    fn default() -> Self {
+        GovernorConfig {
+            environments: vec!["dev".into(), "staging".into(), "prod".into()],
+            admin_group: "admin".into(),
+        }
+    }
+}
+
+/// Everything a decision reads, immutable once built.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub policies: Arc<PolicySet>,
+    pub directory: Directory,
+    pub principals: HashMap<String, Principal>,
+    pub tokens: HashMap<String, TokenRecord>,
+}
+
+impl Snapshot {
+    fn build(
+        policies: Arc<PolicySet>,
+        principals: Vec<Principal>,
+        tokens: Vec<TokenRecord>,
+    ) -> Result<Self, GovernorError> {
+        let entries: Vec<DirectoryEntry> = principals.iter().map(directory::entry).collect();
+        let directory = Directory::build(&policies, &entries)
+            .map_err(|e| GovernorError::Policy(e.to_string()))?;
+        Ok(Snapshot {
+            policies,
+            directory,
+            principals: principals
+                .into_iter()
+                .map(|p| (p.name.clone(), p))
+                .collect(),
+            tokens: tokens.into_iter().map(|t| (t.id.clone(), t)).collect(),
+        })
+    }
+}
+
+/// A change to an approval, broadcast to long-polling waiters.
+#[derive(Debug, Clone)]
+pub struct ApprovalUpdate {
+    pub id: String,
+    pub version: u64,
+}
+
+#[derive(Debug)]
+pub struct Governor {
+    store: Arc<dyn Store>,
+    config: GovernorConfig,
+    snapshot: RwLock<Arc<Snapshot>>,
+    /// Serializes directory and policy changes (rare) so snapshots never regress.
+    admin_lock: tokio::sync::Mutex<()>,
+    updates: broadcast::Sender<ApprovalUpdate>,
+}
+
+impl Governor {
+    /// Loads the directory from the store and starts governing with `policies`.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        policies: PolicySet,
+        config: GovernorConfig,
+    ) -> Result<Self, GovernorError> {
+        let snap = Snapshot::build(
+            Arc::new(policies),
+            store.principals().await?,
+            store.tokens().await?,
+        )?;
+        let (updates, _) = broadcast::channel(1024);
+        Ok(Governor {
+            store,
+            config,
+            snapshot: RwLock::new(Arc::new(snap)),
+            admin_lock: tokio::sync::Mutex::new(()),
+            updates,
+        })
+    }
+
+    pub fn config(&self) -> &GovernorConfig {
+        &self.config
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The current snapshot (cheap: an `Arc` clone).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self.snapshot.read() {
+            Ok(s) => Arc::clone(&s),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    fn install(&self, snap: Snapshot) {
+        let snap = Arc::new(snap);
+        match self.snapshot.write() {
+            Ok(mut s) => *s = snap,
+            Err(poisoned) => *poisoned.into_inner() = snap,
+        }
+    }
+
+    /// Re-reads principals and tokens from the store (after a change).
+    async fn refresh_directory(&self) -> Result<(), GovernorError> {
+        let policies = Arc::clone(&self.snapshot().policies);
+        let snap = Snapshot::build(
+            policies,
+            self.store.principals().await?,
+            self.store.tokens().await?,
+        )?;
+        self.install(snap);
+        Ok(())
+    }
+
+    /// The hash of the policy set in force.
+    pub fn policy_hash(&self) -> String {
+        self.snapshot().policies.hash().to_owned()
+    }
+
+    /// Swaps in a new policy set if the directory still fits its schema; the
+    /// old set stays in force on any error. Both outcomes are audited.
+    pub async fn reload_policies(
+        &self,
+        result: Result<PolicySet, String>,
+        by: Option<&Principal>,
+        request_id: Option<&str>,
+    ) -> Result<String, GovernorError> {
+        let _guard = self.admin_lock.lock().await;
+        let built = result.and_then(|set| {
+            let cur = self.snapshot();
+            Snapshot::build(
+                Arc::new(set),
+                cur.principals.values().cloned().collect(),
+                cur.tokens.values().cloned().collect(),
+            )
+            .map_err(|e| e.to_string())
+        });
+        let mut ev = AuditEvent::new(EventKind::PolicyLoaded).with_request_id(request_id);
+        ev.principal = by.map(Principal::reference);
+        match built {
+            Ok(snap) => {
+                let hash = snap.policies.hash().to_owned();
+                ev.policy_hash = Some(hash.clone());
+                ev.detail = Some(serde_json::json!({
+                    "policies": snap.policies.len(),
+                    "previous": self.policy_hash(),
+                }));
+                self.store.commit(Write::event(ev)).await?;
+                self.install(snap);
+                Ok(hash)
+            }
+            Err(msg) => {
+                ev.kind = EventKind::PolicyRejected;
+                ev.policy_hash = Some(self.policy_hash());
+                ev.reason = Some(truncate(&msg, 4000));
+                self.store.commit(Write::event(ev)).await?;
+                Err(GovernorError::Policy(msg))
+            }
+        }
+    }
+
+    /// Resolves a bearer token to an enabled principal. Every failure looks
+    /// the same to the caller; the reason goes to [`Self::audit_auth_failure`].
+    pub fn authenticate(&self, value: &str) -> Result<Principal, AuthFailure> {
+        let (id, secret) = token::parse(value).ok_or(AuthFailure::Malformed)?;
+        let snap = self.snapshot();
+        let rec = snap.tokens.get(id).ok_or(AuthFailure::UnknownToken)?;
+        if !rec.matches(secret) {
+            return Err(AuthFailure::BadSecret);
+        }
+        if rec.revoked_at.is_some() {
+            return Err(AuthFailure::Revoked);
+        }
+        if !rec.is_active(Timestamp::now()) {
+            return Err(AuthFailure::Expired);
+        }
+        let p = snap
+            .principals
+            .get(&rec.principal)
+            .ok_or(AuthFailure::UnknownPrincipal)?;
+        if p.disabled {
+            return Err(AuthFailure::Disabled);
+        }
+        Ok(p.clone())
+    }
+
+    /// Records a failed authentication (a security event).
+    pub async fn audit_auth_failure(
+        &self,
+        failure: AuthFailure,
+        presented: Option<&str>,
+        channel: &str,
+        request_id: Option<&str>,
+    ) -> Result<(), GovernorError> {
+        let mut ev = AuditEvent::new(EventKind::AuthFailed).with_request_id(request_id);
+        ev.reason = Some(failure.to_string());
+        ev.detail = Some(serde_json::json!({
+            "channel": channel,
+            "token": presented.map(token::redacted),
+        }));
+        self.store.commit(Write::event(ev)).await?;
+        Ok(())
+    }
+
+    /// Subscribes to approval changes (for long-polls).
+    pub fn subscribe(&self) -> broadcast::Receiver<ApprovalUpdate> {
+        self.updates.subscribe()
+    }
+
+    fn notify(&self, id: &str, version: u64) {
+        // No receivers is fine: nobody is waiting.
+        let _ = self.updates.send(ApprovalUpdate {
+            id: id.to_owned(),
+            version,
+        });
+    }
+
+    /// Waits until approval `id` has a version other than `seen`, up to `wait`.
+    pub async fn wait_for_change(
+        &self,
+        id: &str,
+        seen: u64,
+        wait: Duration,
+    ) -> Result<Option<crate::Approval>, GovernorError> {
+        let mut rx = self.subscribe();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let a = self
+                .store
+                .approval(id)
+                .await?
+                .ok_or_else(|| GovernorError::NotFound(format!("approval `{id}`")))?;
+            // An approval that passed its TTL counts as changed even before
+            // the sweeper records it.
+            if a.version != seen || a.effective_state(Timestamp::now()) != a.state {
+                return Ok(Some(a));
+            }
+            let until_expiry = Timestamp::now().until(a.expires_at);
+            let wake = deadline.min(tokio::time::Instant::now() + until_expiry);
+            loop {
+                match tokio::time::timeout_at(wake, rx.recv()).await {
+                    Err(_) if wake == deadline => return Ok(Some(a)),
+                    Err(_) => break,
+                    Ok(Ok(u)) if u.id == id => break,
+                    Ok(Ok(_)) => continue,
+                    Ok(Err(broadcast::error::RecvError::Lagged(_))) => break,
+                    Ok(Err(broadcast::error::RecvError::Closed)) => return Ok(Some(a)),
+                }
+            }
+        }
+    }
+}
+
+/// Why a token was not accepted (audited; never shown to the caller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    #[error("no or malformed token")]
+    Malformed,
+    #[error("unknown token")]
+    UnknownToken,
+    #[error("wrong token secret")]
+    BadSecret,
+    #[error("token revoked")]
+    Revoked,
+    #[error("token expired")]
+    Expired,
+    #[error("token's principal no longer exists")]
+    UnknownPrincipal,
+    #[error("principal disabled")]
+    Disabled,
+}
+
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}

@@ -1,0 +1,98 @@
+//! If the store cannot record a decision, nothing is allowed. A store that
+//! fails on write is the one place a stand-in is used: a real disk failure
+//! cannot be produced on demand in a test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed step should fail the test loudly"
+)]
+
+use async_trait::async_trait;
+use countersign_core::approval::Approval;
+use countersign_core::governor::{DecisionInput, GovernorConfig};
+use countersign_core::policy::PolicySet;
+use countersign_core::store::{ApprovalFilter, Store, StoreError, Write};
+use countersign_core::verdict::DecisionRecord;
+use countersign_core::{
+    Governor, GovernorError, Principal, PrincipalKind, RequestHash, ResourceRef, Timestamp,
+    TokenRecord,
+};
+use std::sync::Arc;
+
+#[derive(Debug)]
+struct BrokenDisk {
+    principals: Vec<Principal>,
+}
+
+#[async_trait]
+impl Store for BrokenDisk {
+    async fn commit(&self, _: Write) -> Result<Vec<u64>, StoreError> {
+        Err(StoreError::Unavailable("disk full".into()))
+    }
+    async fn principals(&self) -> Result<Vec<Principal>, StoreError> {
+        Ok(self.principals.clone())
+    }
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        Ok(vec![])
+    }
+    async fn approval(&self, _: &str) -> Result<Option<Approval>, StoreError> {
+        Ok(None)
+    }
+    async fn approvals(&self, _: &ApprovalFilter) -> Result<Vec<Approval>, StoreError> {
+        Ok(vec![])
+    }
+    async fn open_approval(
+        &self,
+        _: &str,
+        _: &RequestHash,
+    ) -> Result<Option<Approval>, StoreError> {
+        Ok(None)
+    }
+    async fn due_approvals(&self, _: Timestamp, _: usize) -> Result<Vec<Approval>, StoreError> {
+        Ok(vec![])
+    }
+    async fn decision(&self, _: &str) -> Result<Option<DecisionRecord>, StoreError> {
+        Ok(None)
+    }
+}
+
+#[tokio::test]
+async fn an_unwritable_store_allows_nothing() {
+    let alice = Principal {
+        name: "alice".into(),
+        kind: PrincipalKind::User,
+        groups: vec!["engineer".into()],
+        owner: None,
+        email: None,
+        disabled: false,
+        created_at: Timestamp(0),
+    };
+    let store = Arc::new(BrokenDisk {
+        principals: vec![alice.clone()],
+    });
+    let gov = Governor::open(
+        store,
+        PolicySet::starter().unwrap(),
+        GovernorConfig::default(),
+    )
+    .await
+    .unwrap();
+    // sql.read is allowed for everyone by the starter policies …
+    let input = DecisionInput {
+        action: "sql.read".into(),
+        resource: ResourceRef {
+            kind: "Table".into(),
+            id: "orders".into(),
+        },
+        environment: "prod".into(),
+        context: Default::default(),
+        reason: None,
+        approval_id: None,
+    };
+    // … but not when the decision cannot be recorded.
+    match gov.decide(&alice, input, None).await {
+        Err(GovernorError::Unavailable(m)) => assert!(m.contains("disk full")),
+        other => panic!("expected a fail-closed error, got {other:?}"),
+    }
+}

@@ -1,0 +1,6 @@
+pub mod approvals;
+pub mod audit;
+pub mod decisions;
+pub mod directory;
+pub mod health;
+pub mod policies;

@@ -1,0 +1,1 @@
+SELECT lower(name), now() FROM customers

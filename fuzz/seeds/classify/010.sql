@@ -1,0 +1,1 @@
+SELECT stable_report()

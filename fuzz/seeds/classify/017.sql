@@ -1,0 +1,1 @@
+SELECT U&'\0044ROP TABLE orders'

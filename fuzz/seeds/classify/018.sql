@@ -1,0 +1,1 @@
+SELECT "delete" FROM (SELECT 1 AS "delete") s

@@ -1,0 +1,1 @@
+SELECT 1 /* outer /* nested; DELETE FROM orders */ still comment */

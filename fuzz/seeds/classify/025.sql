@@ -1,0 +1,1 @@
+DeLeTe FrOm orders WHERE id = 1

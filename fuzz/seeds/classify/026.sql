@@ -1,0 +1,4 @@
+  
+	 DELETE
+	FROM
+ orders WHERE id = 2

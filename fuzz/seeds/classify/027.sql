@@ -1,0 +1,1 @@
+/* harmless */ DELETE FROM orders WHERE id = 3

@@ -1,0 +1,1 @@
+/* a /* nested */ comment */ UPDATE orders SET total = 1 WHERE id = 1

@@ -1,0 +1,2 @@
+-- comment
+INSERT INTO orders VALUES (9)

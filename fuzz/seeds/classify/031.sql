@@ -1,0 +1,1 @@
+WITH x AS (UPDATE orders SET total = 0 WHERE id = 1 RETURNING id) SELECT * FROM x

@@ -1,0 +1,1 @@
+MERGE INTO orders o USING customers c ON o.customer_id = c.id WHEN MATCHED THEN DELETE

@@ -1,0 +1,1 @@
+INSERT INTO orders SELECT * FROM orders_archive ON CONFLICT DO NOTHING

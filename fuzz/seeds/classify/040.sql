@@ -1,0 +1,1 @@
+SELECT $$a$$; DELETE FROM orders WHERE id = 1

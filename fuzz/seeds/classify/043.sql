@@ -1,0 +1,1 @@
+truncate table ONLY orders RESTART IDENTITY

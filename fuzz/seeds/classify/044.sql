@@ -1,0 +1,1 @@
+SELECT nextval('orders_id_seq')

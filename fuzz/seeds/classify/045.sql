@@ -1,0 +1,1 @@
+SELECT setval('orders_id_seq', 1)

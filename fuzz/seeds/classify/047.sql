@@ -1,0 +1,1 @@
+SELECT public.purge_old_rows()

@@ -1,0 +1,1 @@
+SELECT not_yet_created()

@@ -1,0 +1,1 @@
+NOTIFY ch, 'payload'

@@ -1,0 +1,1 @@
+CALL archive_orders()

@@ -1,0 +1,1 @@
+PREPARE p1 AS DELETE FROM orders WHERE id = $1

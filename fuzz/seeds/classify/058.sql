@@ -1,0 +1,1 @@
+PREPARE p3 (int) AS UPDATE orders SET total = $1; EXECUTE p3(0)

@@ -1,0 +1,1 @@
+copy (select * from customers) to stdout with (format csv)

@@ -1,0 +1,1 @@
+SELECT * INTO orders_copy FROM orders

@@ -1,0 +1,1 @@
+CREATE TABLE c2 AS SELECT * FROM customers

@@ -1,0 +1,1 @@
+SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_stat_activity

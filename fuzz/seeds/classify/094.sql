@@ -1,0 +1,1 @@
+SELECT query_to_xml('DELETE FROM orders RETURNING 1', true, false, '')

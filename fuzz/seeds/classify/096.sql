@@ -1,0 +1,1 @@
+COPY orders FROM PROGRAM 'cat /etc/passwd'

@@ -1,0 +1,1 @@
+do language plpgsql 'begin execute ''drop table orders''; end'

@@ -1,0 +1,1 @@
+SELECT 1; ALTER SYSTEM SET fsync = off

@@ -1,0 +1,1 @@
+PREPARE p4 AS SELECT pg_terminate_backend(1); EXECUTE p4
