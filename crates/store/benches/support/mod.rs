@@ -5,7 +5,7 @@
 #![allow(dead_code, reason = "each bench uses a different subset")]
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "bench support")]
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../../tests/it/common/mod.rs"]
 pub mod common;
 
 use countersign_store::SqliteStore;

@@ -9,9 +9,7 @@
     reason = "helpers outside #[test] fns; a failed unwrap is a failed test"
 )]
 
-mod common;
-
-use common::{ORIGIN, append, build_log, signer};
+use crate::common::{ORIGIN, append, build_log, signer};
 use countersign_store::SqliteStore;
 use countersign_store::verify::{Place, VerifyError, VerifyOptions, VerifyReport, verify_log};
 use countersign_tlog::{Checkpoint, Frontier, Signer, leaf_hash};

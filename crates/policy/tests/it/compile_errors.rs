@@ -8,9 +8,7 @@
     reason = "test and bench helpers fail loudly"
 )]
 
-mod common;
-
-use common::diagnostics;
+use crate::common::diagnostics;
 
 #[test]
 fn a_typoed_attribute_is_refused_at_its_line() {

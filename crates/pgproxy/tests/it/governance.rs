@@ -8,8 +8,7 @@
     reason = "tests"
 )]
 
-mod common;
-use common::{DB_PASSWORD, Env, Options};
+use crate::common::{DB_PASSWORD, Env, Options};
 use countersign_core::Store;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;

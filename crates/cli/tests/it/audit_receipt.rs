@@ -9,11 +9,9 @@
     reason = "a failed step should fail the test loudly"
 )]
 
-mod common;
-
+use crate::common::{BIN, Server};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use common::{BIN, Server};
 use countersign_tlog::{Checkpoint, Verifier, canonicalize, leaf_hash, verify_inclusion};
 use serde_json::{Value, json};
 use std::process::{Command, Output};

@@ -7,8 +7,7 @@
     reason = "tests"
 )]
 
-mod common;
-use common::Env;
+use crate::common::Env;
 use countersign_pgproxy::wire::FrameReader;
 use countersign_pgproxy::wire::backend::{Authentication, BackendMessage};
 use countersign_pgproxy::wire::frontend::{SaslInitial, SaslResponse, Startup};

@@ -9,9 +9,7 @@
     reason = "a failed step should fail the test loudly"
 )]
 
-mod common;
-
-use common::{BIN, Server};
+use crate::common::{BIN, Server};
 use countersign_tlog::{Checkpoint, Signer, Verifier};
 use rusqlite::{Connection, params};
 use serde_json::json;

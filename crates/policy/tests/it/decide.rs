@@ -7,11 +7,9 @@
     reason = "test and bench helpers fail loudly"
 )]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{compile, directory};
+use crate::common::{compile, directory};
 use countersign_policy::{
     ApprovalFacts, EntityRef, Obligation, PolicyDecision, PolicySet, Query, QueryError,
 };
@@ -459,12 +457,12 @@ fn directories_refuse_what_the_model_does_not_allow() {
             .unwrap_err()
             .to_string()
     };
-    let mut orphan = common::agent("bot", "alice", &[]);
+    let mut orphan = crate::common::agent("bot", "alice", &[]);
     orphan.owner = None;
     assert!(build(&[orphan]).contains("agent `bot` has no owner"));
-    let mut owned_user = common::user("alice", &[]);
+    let mut owned_user = crate::common::user("alice", &[]);
     owned_user.owner = Some("bob".into());
     assert!(build(&[owned_user]).contains("only agents have owners"));
-    let twice = [common::user("alice", &[]), common::user("alice", &["x"])];
+    let twice = [crate::common::user("alice", &[]), crate::common::user("alice", &["x"])];
     assert!(build(&twice).contains("listed twice"));
 }

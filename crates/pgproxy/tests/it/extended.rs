@@ -9,8 +9,7 @@
     reason = "tests"
 )]
 
-mod common;
-use common::Env;
+use crate::common::Env;
 use futures_util::{SinkExt, StreamExt, TryStreamExt};
 use tokio_postgres::error::SqlState;
 

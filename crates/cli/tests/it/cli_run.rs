@@ -6,9 +6,7 @@
     reason = "a failed step should fail the test loudly"
 )]
 
-mod common;
-
-use common::Server;
+use crate::common::Server;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -120,7 +118,7 @@ async fn pending_command_waits_for_a_cli_approval_then_runs() {
     let ci = s.principal("ci", "service", &[], None).await;
     let rita = s.principal("rita", "user", &["reviewer"], None).await;
     let marker = s.data_dir().join("prod-ran");
-    let mut child = Command::new(common::BIN)
+    let mut child = Command::new(crate::common::BIN)
         .args(run_args("prod", marker.to_str().unwrap()))
         .env("COUNTERSIGN_SERVER", &s.url)
         .env("COUNTERSIGN_TOKEN", &ci)
@@ -182,7 +180,7 @@ async fn denied_by_a_reviewer_exits_2() {
     let ci = s.principal("ci", "service", &[], None).await;
     let rita = s.principal("rita", "user", &["reviewer"], None).await;
     let marker = s.data_dir().join("never");
-    let mut child = Command::new(common::BIN)
+    let mut child = Command::new(crate::common::BIN)
         .args(run_args("prod", marker.to_str().unwrap()))
         .env("COUNTERSIGN_SERVER", &s.url)
         .env("COUNTERSIGN_TOKEN", &ci)

@@ -9,9 +9,7 @@
     reason = "a failed step should fail the test loudly"
 )]
 
-mod common;
-
-use common::{BIN, Server};
+use crate::common::{BIN, Server};
 use countersign_core::Timestamp;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::json;

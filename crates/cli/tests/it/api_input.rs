@@ -6,9 +6,7 @@
     reason = "a failed step should fail the test loudly"
 )]
 
-mod common;
-
-use common::Server;
+use crate::common::Server;
 use serde_json::{Value, json};
 
 async fn raw(s: &Server, token: &str, path: &str, ctype: &str, body: Vec<u8>) -> (u16, Value) {

@@ -4,9 +4,7 @@
 //! the same batch are committed with contiguous sequence numbers, the
 //! failed write leaves nothing behind, and the log verifies.
 
-mod common;
-
-use common::{ORIGIN, decision_event, signer};
+use crate::common::{ORIGIN, decision_event, signer};
 use countersign_core::store::{Store as _, StoreError};
 use countersign_core::{Mutation, Principal, PrincipalKind, Timestamp, Write};
 use countersign_store::SqliteStore;

@@ -9,9 +9,7 @@
     reason = "a failed step should fail the test loudly"
 )]
 
-mod common;
-
-use common::Server;
+use crate::common::Server;
 use countersign_tlog::{Checkpoint, Verifier};
 use serde_json::json;
 use std::io::{Read as _, Write as _};

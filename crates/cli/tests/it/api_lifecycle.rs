@@ -6,9 +6,7 @@
     reason = "a failed step should fail the test loudly"
 )]
 
-mod common;
-
-use common::Server;
+use crate::common::Server;
 use serde_json::json;
 use std::time::Duration;
 
@@ -247,10 +245,10 @@ async fn a_broken_policy_reload_keeps_the_old_set() {
     // A restart with a broken file refuses to start rather than run without policy.
     std::fs::write(s.policy_file(), "permit (principal, action, resource").unwrap();
     s.stop();
-    let out = std::process::Command::new(common::BIN)
+    let out = std::process::Command::new(crate::common::BIN)
         .args(["serve", "--data-dir"])
         .arg(s.data_dir())
-        .args(["--listen", &format!("127.0.0.1:{}", common::free_port())])
+        .args(["--listen", &format!("127.0.0.1:{}", crate::common::free_port())])
         .output()
         .unwrap();
     assert!(!out.status.success());

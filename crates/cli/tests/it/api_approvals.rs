@@ -7,9 +7,7 @@
     reason = "a failed step should fail the test loudly"
 )]
 
-mod common;
-
-use common::Server;
+use crate::common::Server;
 use serde_json::{Value, json};
 
 async fn setup() -> (Server, Tokens) {

@@ -7,8 +7,7 @@
     reason = "tests"
 )]
 
-mod common;
-use common::Env;
+use crate::common::Env;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn psql_reads_and_writes_in_dev_and_is_audited() {

@@ -6,9 +6,7 @@
     reason = "a failed step should fail the test loudly"
 )]
 
-mod common;
-
-use common::{BIN, Server};
+use crate::common::{BIN, Server};
 use serde_json::json;
 use std::process::Command;
 

@@ -7,9 +7,7 @@
 //! The child is this test binary itself, re-run with `COUNTERSIGN_CRASH_DB`
 //! set so that only `crash_child` does anything.
 
-mod common;
-
-use common::{ORIGIN, decision_event, signer};
+use crate::common::{ORIGIN, decision_event, signer};
 use countersign_core::Write;
 use countersign_core::store::Store as _;
 use countersign_store::SqliteStore;
@@ -94,7 +92,12 @@ async fn acknowledged_appends_survive_sigkill() {
     let started = Instant::now();
     for round in 0..KILLS {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+            .args([
+                "crash::crash_child",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, &db)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

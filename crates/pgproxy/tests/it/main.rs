@@ -1,0 +1,18 @@
+//! Integration tests, compiled as one binary: one link instead of one per
+//! file keeps CI builds fast and small. Each module is one area.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly on unexpected input"
+)]
+
+mod common;
+mod corpus;
+mod extended;
+mod governance;
+mod robustness;
+mod simple;
+mod upstream_auth;
+mod wire;

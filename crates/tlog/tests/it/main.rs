@@ -1,0 +1,17 @@
+//! Integration tests, compiled as one binary: one link instead of one per
+//! file keeps CI builds fast and small. Each module is one area.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly on unexpected input"
+)]
+
+mod canonical;
+mod checkpoint;
+mod cross_check;
+mod ct_vectors;
+mod note;
+mod properties;
+mod tiles;
