@@ -248,7 +248,10 @@ async fn a_broken_policy_reload_keeps_the_old_set() {
     let out = std::process::Command::new(crate::common::BIN)
         .args(["serve", "--data-dir"])
         .arg(s.data_dir())
-        .args(["--listen", &format!("127.0.0.1:{}", crate::common::free_port())])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{}", crate::common::free_port()),
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());

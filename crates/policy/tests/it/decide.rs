@@ -463,6 +463,9 @@ fn directories_refuse_what_the_model_does_not_allow() {
     let mut owned_user = crate::common::user("alice", &[]);
     owned_user.owner = Some("bob".into());
     assert!(build(&[owned_user]).contains("only agents have owners"));
-    let twice = [crate::common::user("alice", &[]), crate::common::user("alice", &["x"])];
+    let twice = [
+        crate::common::user("alice", &[]),
+        crate::common::user("alice", &["x"]),
+    ];
     assert!(build(&twice).contains("listed twice"));
 }
