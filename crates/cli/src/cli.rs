@@ -248,9 +248,22 @@ pub enum AuditCmd {
         #[command(flatten)]
         remote: Remote,
     },
-    /// Print an entry with its receipt (inclusion proof + checkpoint), verified.
+    /// Print an entry with its receipt (inclusion proof + checkpoint), verified
+    /// with a trusted key; or check a saved receipt offline (`--file`).
     Receipt {
-        seq: u64,
+        /// The entry's sequence number (fetched from the server).
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        seq: Option<u64>,
+        /// A trusted verifier key of the log (repeatable; also
+        /// $COUNTERSIGN_VERIFIER_KEY).
+        #[arg(long = "key", value_name = "VERIFIER_KEY")]
+        keys: Vec<String>,
+        /// Check a receipt saved earlier, offline: no server is contacted.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Save the fetched receipt (JSON) to FILE once it verifies.
+        #[arg(long, value_name = "FILE", conflicts_with = "file")]
+        save: Option<PathBuf>,
         #[command(flatten)]
         remote: Remote,
     },

@@ -44,7 +44,22 @@ pub async fn run(cmd: AuditCmd) -> Result<ExitCode> {
                 verify::offline(args).await
             }
         }
-        AuditCmd::Receipt { seq, remote } => receipt::run(seq, &remote).await,
+        AuditCmd::Receipt {
+            seq,
+            keys,
+            file,
+            save,
+            remote,
+        } => {
+            receipt::run(receipt::Args {
+                seq,
+                keys,
+                file,
+                save,
+                remote,
+            })
+            .await
+        }
         AuditCmd::Tail {
             lines,
             follow,

@@ -244,3 +244,84 @@ async fn receipt_command_verifies_and_refuses_altered_receipts() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no trusted key"));
 }
+
+/// A receipt fetched once (`--save`) is checked later with only the public
+/// key (`--file --key`), with no server running; an edited file fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saved_receipt_verifies_offline_with_key_flag() {
+    let (mut s, seqs) = served_with_decisions().await;
+    let seq = seqs[2];
+    let saved = s.data_dir().join("receipt.json");
+    let cmd = |args: Vec<String>, url: String, token: String| {
+        tokio::task::spawn_blocking(move || {
+            Command::new(BIN)
+                .args(&args)
+                .env("COUNTERSIGN_SERVER", url)
+                .env("COUNTERSIGN_TOKEN", token)
+                .env_remove("COUNTERSIGN_DATA_DIR")
+                .env_remove("COUNTERSIGN_VERIFIER_KEY")
+                .output()
+                .unwrap()
+        })
+    };
+    let o = cmd(
+        vec![
+            "audit".into(),
+            "receipt".into(),
+            seq.to_string(),
+            "--key".into(),
+            s.verifier_key.clone(),
+            "--save".into(),
+            saved.display().to_string(),
+        ],
+        s.url.clone(),
+        s.admin_token.clone(),
+    )
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    s.stop();
+
+    // The server is gone: the file and the key are enough.
+    let offline = |file: String| {
+        cmd(
+            vec![
+                "audit".into(),
+                "receipt".into(),
+                "--file".into(),
+                file,
+                "--key".into(),
+                s.verifier_key.clone(),
+            ],
+            "http://127.0.0.1:9".into(),
+            String::new(),
+        )
+    };
+    let o = offline(saved.display().to_string()).await.unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains(&format!("verified: entry {seq}")), "{out}");
+
+    // An edited receipt does not verify.
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+    v["entry"]["environment"] = json!("staging");
+    let edited = s.data_dir().join("edited.json");
+    std::fs::write(&edited, serde_json::to_vec(&v).unwrap()).unwrap();
+    let o = offline(edited.display().to_string()).await.unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does NOT verify"));
+
+    // Not a receipt at all: a clear error, not a verification.
+    std::fs::write(&edited, b"{\"hello\": 1}").unwrap();
+    let o = offline(edited.display().to_string()).await.unwrap();
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not a receipt"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -392,3 +392,94 @@ async fn online_verify_names_a_changed_entry() {
         &format!("entry {seq}"),
     );
 }
+
+/// `--online` checks every stored checkpoint, not only the latest: a
+/// checkpoint whose signature no longer holds, and one that an insider
+/// with the key re-signed over a different root (as after rewriting
+/// history), are each named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn online_verify_checks_every_checkpoint() {
+    // Checkpoints are signed on a cadence: wait for one past `min`.
+    async fn checkpoint_past(s: &Server, min: u64) -> u64 {
+        for _ in 0..100 {
+            let (st, cp) = s.admin().get("/v1/audit/checkpoint").await;
+            assert_eq!(st, 200, "{cp}");
+            let size = cp["size"].as_u64().unwrap();
+            if size > min {
+                return size;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no checkpoint past size {min} within 10 s");
+    }
+    let mut s = Server::start();
+    decisions(&s, 6).await;
+    let first_size = checkpoint_past(&s, 0).await;
+    decisions(&s, 6).await;
+    checkpoint_past(&s, first_size).await;
+    let (st, list) = s.admin().get("/v1/audit/checkpoints?limit=1000").await;
+    assert_eq!(st, 200, "{list}");
+    let sizes: Vec<u64> = list["checkpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["size"].as_u64().unwrap())
+        .collect();
+    assert!(sizes.contains(&first_size), "{sizes:?}");
+    assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{sizes:?}");
+    let o = online(&s, &["--key", &s.verifier_key, "--json"], false);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["checkpoints"].as_u64(), Some(sizes.len() as u64));
+    s.stop();
+
+    let db = s.data_dir().join("countersign.db");
+    let original: String = Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT note FROM audit_checkpoints WHERE size = ?1",
+            [first_size as i64],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let body = Checkpoint::parse(&format!("{}\n", original.split("\n\n").next().unwrap())).unwrap();
+    let mut other_root = body.clone();
+    other_root.root = [7u8; 32];
+    let set_note = |note: &str| {
+        Connection::open(&db)
+            .unwrap()
+            .execute(
+                "UPDATE audit_checkpoints SET note = ?1 WHERE size = ?2",
+                params![note, first_size as i64],
+            )
+            .unwrap();
+    };
+
+    // A byte of the stored note changed: its signature fails.
+    let unsigned = original.replacen(&body.to_note_text(), &other_root.to_note_text(), 1);
+    assert_ne!(unsigned, original);
+    set_note(&unsigned);
+    s.spawn();
+    let o = online(&s, &["--key", &s.verifier_key], false);
+    assert_fails_at(&o, &format!("checkpoint of size {first_size}"));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("signature"),
+        "{}",
+        text(&o)
+    );
+    s.stop();
+
+    // Signed with the real key over another root: the log's entries no
+    // longer match what was signed then.
+    let key = std::fs::read_to_string(s.data_dir().join("keys/audit.key")).unwrap();
+    let signer = Signer::from_private_key(key.trim()).unwrap();
+    set_note(&other_root.sign(&signer).unwrap());
+    s.spawn();
+    let o = online(&s, &["--key", &s.verifier_key], false);
+    assert_fails_at(&o, &format!("checkpoint of size {first_size}"));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("rewritten after it was signed"),
+        "{}",
+        text(&o)
+    );
+}

@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/audit/checkpoint", get(checkpoint))
+        .route("/v1/audit/checkpoints", get(checkpoints))
         .route("/v1/audit/entries", get(entries))
         .route("/v1/audit/entries/{seq}", get(entry))
         .route("/v1/audit/consistency", get(consistency))
@@ -82,6 +83,32 @@ async fn checkpoint(State(s): State<AppState>, Authed(_): Authed) -> Result<Json
     let mut v = checkpoint_json(&cp);
     v["verifier_key"] = Value::String(s.log_signer.verifier().to_key());
     Ok(Json(v))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckpointsQuery {
+    from: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// Every stored checkpoint, oldest first, so that a verifier can check each
+/// signature and that each is consistent with the entries and the next.
+async fn checkpoints(
+    State(s): State<AppState>,
+    Authed(_): Authed,
+    q: Result<Query<CheckpointsQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(json::query_error)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let list = s.store.checkpoints(q.from.unwrap_or(0), limit).await?;
+    let next = (list.len() == limit)
+        .then(|| list.last().map(|c| c.size + 1))
+        .flatten();
+    Ok(Json(json!({
+        "checkpoints": list.iter().map(checkpoint_json).collect::<Vec<_>>(),
+        "next_from": next,
+    })))
 }
 
 #[derive(Debug, Deserialize)]

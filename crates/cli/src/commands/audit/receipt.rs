@@ -7,17 +7,18 @@ use super::{VERIFIER_KEY_ENV, b64_hash, data_dir_key, entry_bytes, given_keys};
 use crate::cli::Remote;
 use crate::client::{Client, print_json};
 use crate::exit;
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use countersign_tlog::{Checkpoint, Verifier, leaf_hash, verify_inclusion};
 use serde_json::{Value, json};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// `$COUNTERSIGN_VERIFIER_KEY`, and the key of `$COUNTERSIGN_DATA_DIR`
-/// when that is set and readable.
-fn trusted(advertised: &str) -> Result<Vec<Verifier>> {
-    let mut keys = given_keys(&[])?;
+/// `--key`, `$COUNTERSIGN_VERIFIER_KEY`, and the key of
+/// `$COUNTERSIGN_DATA_DIR` when that is set and readable.
+fn trusted(flags: &[String], advertised: &str) -> Result<Vec<Verifier>> {
+    let mut keys = given_keys(flags)?;
     if let Some(dir) = std::env::var_os("COUNTERSIGN_DATA_DIR")
         && let Ok((_, k)) = data_dir_key(std::path::Path::new(&dir))
     {
@@ -25,10 +26,10 @@ fn trusted(advertised: &str) -> Result<Vec<Verifier>> {
     }
     if keys.is_empty() {
         bail!(
-            "no trusted key: set {VERIFIER_KEY_ENV} to the log's verifier key (or \
-             COUNTERSIGN_DATA_DIR on the server's host). The server advertises `{advertised}`, \
-             but a receipt checked with the server's own word for its key proves nothing: \
-             compare it with the key published when the log was created"
+            "no trusted key: pass the log's verifier key with --key (or set \
+             {VERIFIER_KEY_ENV}, or COUNTERSIGN_DATA_DIR on the server's host). The receipt \
+             names `{advertised}`, but a receipt checked with the server's own word for its key \
+             proves nothing: compare it with the key published when the log was created"
         );
     }
     Ok(keys)
@@ -71,14 +72,53 @@ pub fn check(v: &Value, seq: u64, keys: &[Verifier]) -> Result<Checkpoint, Strin
     Ok(cp)
 }
 
-pub async fn run(seq: u64, remote: &Remote) -> Result<ExitCode> {
-    let client = Client::new(remote)?;
-    let v = client.get(&format!("/v1/audit/entries/{seq}")).await?;
+pub struct Args {
+    pub seq: Option<u64>,
+    pub keys: Vec<String>,
+    pub file: Option<PathBuf>,
+    pub save: Option<PathBuf>,
+    pub remote: Remote,
+}
+
+/// Receipts are small; a file much larger than one is not a receipt.
+const MAX_RECEIPT_FILE: u64 = 1 << 20;
+
+pub async fn run(args: Args) -> Result<ExitCode> {
+    let (v, seq) = match (&args.file, args.seq) {
+        (Some(path), _) => {
+            let len = std::fs::metadata(path)
+                .with_context(|| format!("cannot read `{}`", path.display()))?
+                .len();
+            if len > MAX_RECEIPT_FILE {
+                bail!("`{}` is {len} bytes: not a receipt", path.display());
+            }
+            let text =
+                std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+            let v: Value = serde_json::from_slice(&text)
+                .with_context(|| format!("`{}` is not a JSON receipt", path.display()))?;
+            let seq = v["seq"]
+                .as_u64()
+                .ok_or_else(|| anyhow!("`{}` has no `seq`: not a receipt", path.display()))?;
+            (v, seq)
+        }
+        (None, Some(seq)) => {
+            let client = Client::new(&args.remote)?;
+            (client.get(&format!("/v1/audit/entries/{seq}")).await?, seq)
+        }
+        (None, None) => bail!("give an entry's sequence number or --file"),
+    };
     let advertised = v["receipt"]["verifier_key"].as_str().unwrap_or("nothing");
-    let keys = trusted(advertised)?;
+    let keys = trusted(&args.keys, advertised)?;
+    let json = args.remote.json;
     match check(&v, seq, &keys) {
         Ok(cp) => {
-            if remote.json {
+            if let Some(path) = &args.save {
+                let text = serde_json::to_vec_pretty(&v)
+                    .map_err(|e| anyhow!("cannot encode the receipt: {e}"))?;
+                std::fs::write(path, text)
+                    .with_context(|| format!("cannot write `{}`", path.display()))?;
+            }
+            if json {
                 let mut out = v.clone();
                 out["verified"] = json!(true);
                 print_json(&out)?;
@@ -99,7 +139,7 @@ pub async fn run(seq: u64, remote: &Remote) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(reason) => {
-            if remote.json {
+            if json {
                 print_json(&json!({"verified": false, "seq": seq, "reason": reason}))?;
             }
             eprintln!("receipt for entry {seq} does NOT verify: {reason}");

@@ -176,6 +176,25 @@ pub async fn online(args: Args) -> Result<ExitCode> {
         );
     }
 
+    // Every earlier checkpoint: each must carry a trusted signature and
+    // sign the root of the entries as they are now (so no two checkpoints
+    // contradict each other and none was rewritten).
+    let history = match signed_history(&client, &trusted, cp.size).await? {
+        Ok(h) => h,
+        Err((place, reason)) => return failed(json, &place, &reason),
+    };
+    let mut next_cp = history.iter().peekable();
+    let empty_root = Frontier::new().root();
+    while let Some(c) = next_cp.next_if(|c| c.size == 0) {
+        if c.root != empty_root {
+            return failed(
+                json,
+                "checkpoint of size 0",
+                "its root is not the empty tree's",
+            );
+        }
+    }
+
     // Recompute the tree of the first `cp.size` entries.
     let mut frontier = Frontier::new();
     let mut bytes = 0u64;
@@ -217,6 +236,16 @@ pub async fn online(args: Args) -> Result<ExitCode> {
             frontier
                 .append(leaf)
                 .map_err(|e| anyhow!("tree computation failed: {e}"))?;
+            while let Some(c) = next_cp.next_if(|c| c.size == frontier.size()) {
+                if c.root != frontier.root() {
+                    return failed(
+                        json,
+                        &format!("checkpoint of size {}", c.size),
+                        "its signed root differs from the root of the first entries the server \
+                         returned: the log was rewritten after it was signed",
+                    );
+                }
+            }
             if let Some(s) = &since
                 && s.size == frontier.size()
                 && s.root != frontier.root()
@@ -275,6 +304,7 @@ pub async fn online(args: Args) -> Result<ExitCode> {
         print_json(&json!({
             "ok": true,
             "server": args.remote.server,
+            "checkpoints": history.len(),
             "entries": cp.size,
             "entry_bytes": bytes,
             "root": B64.encode(cp.root),
@@ -286,6 +316,10 @@ pub async fn online(args: Args) -> Result<ExitCode> {
             "  {} entries ({bytes} bytes) recomputed; they match the signed checkpoint of size {}",
             cp.size, cp.size
         );
+        println!(
+            "  {} earlier signed checkpoints checked: each signature trusted, each root matches",
+            history.len()
+        );
         println!("  root {}", B64.encode(cp.root));
         if let Some(s) = &since {
             println!(
@@ -295,4 +329,43 @@ pub async fn online(args: Args) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The server's checkpoints up to `max_size`, oldest first, each opened with
+/// the trusted keys. `Err((place, reason))` names the first bad one.
+async fn signed_history(
+    client: &Client,
+    trusted: &[Verifier],
+    max_size: u64,
+) -> Result<Result<Vec<Checkpoint>, (String, String)>> {
+    let mut out: Vec<Checkpoint> = Vec::new();
+    let mut from = 0u64;
+    loop {
+        let page = client
+            .get(&format!("/v1/audit/checkpoints?from={from}&limit=1000"))
+            .await?;
+        let list = page["checkpoints"].as_array().cloned().unwrap_or_default();
+        for c in &list {
+            let size = c["size"].as_u64().unwrap_or(0);
+            if size > max_size {
+                return Ok(Ok(out));
+            }
+            let place = format!("checkpoint of size {size}");
+            let Some(note) = c["note"].as_str() else {
+                return Ok(Err((place, "the server sent no note".into())));
+            };
+            let opened = match Checkpoint::open(note.as_bytes(), trusted) {
+                Ok(cp) => cp,
+                Err(e) => return Ok(Err((place, format!("its signature: {e}")))),
+            };
+            if opened.size != size || out.last().is_some_and(|p| p.size >= size) {
+                return Ok(Err((place, "checkpoints are out of order".into())));
+            }
+            out.push(opened);
+        }
+        match page["next_from"].as_u64() {
+            Some(n) if n > from => from = n,
+            _ => return Ok(Ok(out)),
+        }
+    }
 }
