@@ -12,6 +12,7 @@
 
 mod audit;
 mod error;
+pub mod node_cache;
 mod read;
 mod rows;
 mod sync;
@@ -36,6 +37,8 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Writer,
     readers: Arc<Readers>,
+    /// Upper tree levels in memory, for proofs.
+    nodes: Arc<node_cache::NodeCache>,
 }
 
 impl SqliteStore {
@@ -47,6 +50,7 @@ impl SqliteStore {
             path: path.to_owned(),
             writer,
             readers: Arc::new(Readers::new(path.to_owned())),
+            nodes: Arc::default(),
         })
     }
 
@@ -182,13 +186,18 @@ impl SqliteStore {
     }
 
     /// Runs `f` with a reader of the stored tree hashes (for proofs and tiles).
+    ///
+    /// `f` runs twice: once against a reader that only records which
+    /// nodes it asks for, so that they are fetched together, then for real.
     pub async fn with_nodes<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&dyn countersign_tlog::HashReader) -> Result<T, countersign_tlog::TlogError>
+        f: impl Fn(&dyn countersign_tlog::HashReader) -> Result<T, countersign_tlog::TlogError>
         + Send
         + 'static,
     ) -> Result<Result<T, countersign_tlog::TlogError>, StoreError> {
-        self.read(move |c| Ok(f(&audit::NodeReader(c)))).await
+        let cache = Arc::clone(&self.nodes);
+        self.read(move |c| Ok(f(&node_cache::CachedReader::prepare(c, &cache, &f))))
+            .await
     }
 
     /// Signs a checkpoint of the current tree if it grew since the last one.

@@ -11,4 +11,5 @@
 mod common;
 mod crash;
 mod group_commit;
+mod proofs;
 mod verify;
