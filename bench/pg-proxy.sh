@@ -86,6 +86,16 @@ port = $PGPORT_DIRECT
 database = "$DB"
 environment = "dev"
 user = "postgres"
+
+# The same database, with allowed reads acknowledged once committed to the
+# log rather than after the flush (writes stay strict).
+[postgres.targets.${DB}_relaxed]
+host = "127.0.0.1"
+port = $PGPORT_DIRECT
+database = "$DB"
+environment = "dev"
+user = "postgres"
+durability = "relaxed_reads"
 TOML
 COUNTERSIGN_LOG=warn "$CS" serve --config "$WORK/cs/countersign.toml" > "$WORK/cs.log" 2>&1 &
 PIDS+=($!)
@@ -121,15 +131,16 @@ run() {
 }
 
 declare -A TPS P50
-TARGETS=(direct pgbouncer countersign)
+TARGETS=(direct pgbouncer countersign cs_relaxed)
 conninfo() {
   case $1 in
     direct) echo "host=127.0.0.1 port=$PGPORT_DIRECT dbname=$DB user=postgres sslmode=disable" ;;
     pgbouncer) echo "host=127.0.0.1 port=$PGB_PORT dbname=$DB user=postgres sslmode=disable" ;;
     countersign) echo "host=127.0.0.1 port=$CS_PG_PORT dbname=$DB user=bench sslmode=disable" ;;
+    cs_relaxed) echo "host=127.0.0.1 port=$CS_PG_PORT dbname=${DB}_relaxed user=bench sslmode=disable" ;;
   esac
 }
-password() { [[ $1 == countersign ]] && echo "$BENCH_TOKEN" || echo ""; }
+password() { [[ $1 == countersign || $1 == cs_relaxed ]] && echo "$BENCH_TOKEN" || echo ""; }
 
 for script in select tpcb; do
   for mode in simple extended; do
@@ -146,21 +157,25 @@ done
 
 echo
 echo "== summary (duration ${DURATION}s per run, scale $SCALE, $(nproc) cores)"
-printf '%-7s %-8s %-3s | %10s %10s %10s | %8s %8s | %9s %9s %9s | %9s\n' \
-  script mode c direct pgbouncer countersign cs/direct cs/pgb p50_direct p50_pgb p50_cs cs_added
+printf '%-7s %-8s %-3s | %10s %10s %10s %10s | %8s %8s %8s | %9s %9s %9s %9s | %9s %9s\n' \
+  script mode c direct pgbouncer countersign cs_relaxed cs/direct cs/pgb rlx/pgb p50_direct p50_pgb p50_cs p50_rlx cs_added rlx_added
 for script in select tpcb; do
   for mode in simple extended; do
     for clients in 1 16; do
-      d=${TPS[direct,$script,$mode,$clients]}; b=${TPS[pgbouncer,$script,$mode,$clients]}; c=${TPS[countersign,$script,$mode,$clients]}
-      pd=${P50[direct,$script,$mode,$clients]}; pb=${P50[pgbouncer,$script,$mode,$clients]}; pc=${P50[countersign,$script,$mode,$clients]}
-      awk -v s="$script" -v m="$mode" -v n="$clients" -v d="$d" -v b="$b" -v c="$c" -v pd="$pd" -v pb="$pb" -v pc="$pc" 'BEGIN {
-        printf "%-7s %-8s %-3s | %10.0f %10.0f %10.0f | %7.2fx %7.2fx | %9d %9d %9d | %+8dus\n",
-          s, m, n, d, b, c, (d>0?c/d:0), (b>0?c/b:0), pd, pb, pc, pc-pd }'
+      d=${TPS[direct,$script,$mode,$clients]}; b=${TPS[pgbouncer,$script,$mode,$clients]}
+      c=${TPS[countersign,$script,$mode,$clients]}; r=${TPS[cs_relaxed,$script,$mode,$clients]}
+      pd=${P50[direct,$script,$mode,$clients]}; pb=${P50[pgbouncer,$script,$mode,$clients]}
+      pc=${P50[countersign,$script,$mode,$clients]}; pr=${P50[cs_relaxed,$script,$mode,$clients]}
+      awk -v s="$script" -v m="$mode" -v n="$clients" -v d="$d" -v b="$b" -v c="$c" -v r="$r" \
+          -v pd="$pd" -v pb="$pb" -v pc="$pc" -v pr="$pr" 'BEGIN {
+        printf "%-7s %-8s %-3s | %10.0f %10.0f %10.0f %10.0f | %7.2fx %7.2fx %7.2fx | %9d %9d %9d %9d | %+8dus %+8dus\n",
+          s, m, n, d, b, c, r, (d>0?c/d:0), (b>0?c/b:0), (b>0?r/b:0), pd, pb, pc, pr, pc-pd, pr-pd }'
     done
   done
 done
 echo
 echo "Each countersign transaction: every statement parsed (pg_query), classified, decided by Cedar,"
-echo "and its decision appended durably to the audit log (SQLite WAL, synchronous=FULL, group commit)."
+echo "and its decision appended durably to the audit log (SQLite WAL, fdatasync before the statement runs, group commit)."
+echo "cs_relaxed: the same, but an allowed read runs once its decision is committed; the flush follows."
 AUDIT=$(sqlite3 "$WORK/cs/countersign.db" 'select count(*) from audit_entries' 2>/dev/null || echo "?")
 echo "Audit entries written during the run: $AUDIT"

@@ -90,6 +90,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// number of each event, in order. Nothing is applied on error.
     async fn commit(&self, write: Write) -> Result<Vec<u64>, StoreError>;
 
+    /// Like [`Store::commit`], but answered once the write is committed and
+    /// ordered in the log, before it is flushed to disk: it survives the
+    /// process being killed, and is made durable by the next flush (a
+    /// power loss before that can lose it). Used only where an operator
+    /// chose it for allowed, read-only actions. Stores without the
+    /// distinction commit durably.
+    async fn commit_committed(&self, write: Write) -> Result<Vec<u64>, StoreError> {
+        self.commit(write).await
+    }
+
     async fn principals(&self) -> Result<Vec<Principal>, StoreError>;
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
 

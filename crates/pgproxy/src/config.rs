@@ -65,6 +65,14 @@ pub struct TargetSection {
     /// CA certificates (PEM) for `verify-full`.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// `strict` (default): every statement waits until its decision is
+    /// durable on disk. `relaxed_reads`: an allowed `sql.read` proceeds
+    /// once its decision is committed to the log, and is flushed within
+    /// milliseconds after (a power loss in that window can lose the record
+    /// of a read; a crash of the process cannot). Writes, DDL, denials and
+    /// approvals stay strict.
+    #[serde(default)]
+    pub durability: Option<String>,
 }
 
 /// How the proxy talks TLS to an upstream.
@@ -108,6 +116,9 @@ pub struct Target {
     pub user: String,
     pub password: Option<Secret>,
     pub tls: UpstreamTls,
+    /// Allowed reads proceed once their decision is committed, before the
+    /// flush (`durability = "relaxed_reads"`).
+    pub relaxed_reads: bool,
 }
 
 /// The validated configuration.
@@ -185,6 +196,15 @@ impl ProxySection {
                     )));
                 }
             };
+            let relaxed_reads = match t.durability.as_deref().unwrap_or("strict") {
+                "strict" => false,
+                "relaxed_reads" => true,
+                other => {
+                    return Err(bad(format!(
+                        "target `{name}`: durability `{other}` is not strict or relaxed_reads"
+                    )));
+                }
+            };
             if t.environment.is_empty() || t.user.is_empty() || t.host.is_empty() {
                 return Err(bad(format!(
                     "target `{name}`: host, user and environment are required"
@@ -201,6 +221,7 @@ impl ProxySection {
                     user: t.user,
                     password,
                     tls,
+                    relaxed_reads,
                 },
             );
         }

@@ -35,7 +35,7 @@ pub mod error;
 pub mod tls;
 pub mod wire;
 
-pub use config::{ProxyConfig, ProxySection};
+pub use config::{ProxyConfig, ProxySection, TargetSection};
 pub use error::ProxyError;
 pub mod auth;
 pub mod catalog;

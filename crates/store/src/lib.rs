@@ -78,7 +78,11 @@ impl SqliteStore {
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     async fn commit(&self, write: Write) -> Result<Vec<u64>, StoreError> {
-        self.writer.commit(write).await
+        self.writer.commit(write, writer::Ack::Durable).await
+    }
+
+    async fn commit_committed(&self, write: Write) -> Result<Vec<u64>, StoreError> {
+        self.writer.commit(write, writer::Ack::Committed).await
     }
 
     async fn principals(&self) -> Result<Vec<Principal>, StoreError> {

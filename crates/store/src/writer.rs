@@ -23,8 +23,20 @@ const MAX_BATCH: usize = 1024;
 /// Queued writes before callers wait for room (backpressure).
 const QUEUE: usize = 16 * 1024;
 
+/// When a commit's caller is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ack {
+    /// After an fdatasync that started after the COMMIT: survives power loss.
+    Durable,
+    /// As soon as the COMMIT returned: the transaction is in the WAL (the
+    /// OS page cache) and survives the process being killed; a power loss
+    /// or kernel crash before the next fdatasync (normally a few ms) can
+    /// lose it. Ordering in the log is unchanged.
+    Committed,
+}
+
 pub(crate) enum Cmd {
-    Commit(Write, Reply<Vec<u64>>),
+    Commit(Write, Reply<Vec<u64>>, Ack),
     /// Sign a checkpoint of the tree as of this batch, if it grew.
     Checkpoint {
         signer: Arc<Signer>,
@@ -111,9 +123,9 @@ impl Writer {
         }
     }
 
-    pub async fn commit(&self, write: Write) -> Result<Vec<u64>, StoreError> {
+    pub async fn commit(&self, write: Write, ack: Ack) -> Result<Vec<u64>, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Cmd::Commit(write, reply)).await?;
+        self.send(Cmd::Commit(write, reply, ack)).await?;
         rx.await
             .map_err(|_| StoreError::Unavailable("store writer stopped mid-write".into()))?
     }
@@ -301,18 +313,27 @@ fn process(w: &Ctx<'_>, state: &mut LogState, batch: Vec<Cmd>) {
             apply_each(conn, state, &batch)
         }
     };
-    let done: Vec<Pending> = batch
-        .into_iter()
-        .zip(results)
-        .map(|(cmd, result)| match (cmd, result) {
-            (Cmd::Commit(_, reply), Done::Commit(r)) => Pending::Commit(reply, r),
-            (Cmd::Checkpoint { reply, .. }, Done::Checkpoint(r)) => Pending::Checkpoint(reply, r),
-            (Cmd::Commit(_, reply), Done::Checkpoint(_)) => Pending::Commit(reply, Err(mismatch())),
-            (Cmd::Checkpoint { reply, .. }, Done::Commit(_)) => {
-                Pending::Checkpoint(reply, Err(mismatch()))
+    let mut done: Vec<Pending> = Vec::with_capacity(n);
+    let mut early: Vec<Pending> = Vec::new();
+    for (cmd, result) in batch.into_iter().zip(results) {
+        match (cmd, result) {
+            (Cmd::Commit(_, reply, Ack::Committed), Done::Commit(r)) => {
+                early.push(Pending::Commit(reply, r));
             }
-        })
-        .collect();
+            (Cmd::Commit(_, reply, Ack::Durable), Done::Commit(r)) => {
+                done.push(Pending::Commit(reply, r));
+            }
+            (Cmd::Checkpoint { reply, .. }, Done::Checkpoint(r)) => {
+                done.push(Pending::Checkpoint(reply, r));
+            }
+            (Cmd::Commit(_, reply, _), Done::Checkpoint(_)) => {
+                done.push(Pending::Commit(reply, Err(mismatch())));
+            }
+            (Cmd::Checkpoint { reply, .. }, Done::Commit(_)) => {
+                done.push(Pending::Checkpoint(reply, Err(mismatch())));
+            }
+        }
+    }
     if let Err(e) = conn.execute_batch("COMMIT") {
         // Nothing of this batch is committed: undo the in-memory tree too,
         // and tell the callers at once (an error promises nothing).
@@ -321,12 +342,15 @@ fn process(w: &Ctx<'_>, state: &mut LogState, batch: Vec<Cmd>) {
         *state = before;
         let msg = format!("commit failed: {e}");
         tracing::error!(error = %msg, writes = n, "store batch lost; callers told");
-        for p in done {
+        for p in done.into_iter().chain(early) {
             p.fail(&msg);
         }
         return;
     }
     restore();
+    for p in early {
+        p.send();
+    }
     // COMMIT has returned: the frames are in the WAL (page cache). The
     // syncer answers once an fdatasync started after this point returned.
     w.syncer.submit(done);
@@ -344,7 +368,7 @@ fn mismatch() -> StoreError {
 
 fn apply_one(conn: &Connection, state: &mut LogState, cmd: &Cmd) -> Done {
     match cmd {
-        Cmd::Commit(write, _) => Done::Commit(audit::apply_write(conn, state, write)),
+        Cmd::Commit(write, ..) => Done::Commit(audit::apply_write(conn, state, write)),
         Cmd::Checkpoint { signer, origin, .. } => {
             Done::Checkpoint(audit::checkpoint(conn, state, signer, origin))
         }
@@ -372,7 +396,7 @@ fn apply_each(conn: &Connection, state: &mut LogState, batch: &[Cmd]) -> Vec<Don
     batch
         .iter()
         .map(|cmd| match cmd {
-            Cmd::Commit(write, _) => Done::Commit(in_savepoint(conn, state, |c, s| {
+            Cmd::Commit(write, ..) => Done::Commit(in_savepoint(conn, state, |c, s| {
                 audit::apply_write(c, s, write)
             })),
             Cmd::Checkpoint { signer, origin, .. } => {
@@ -418,7 +442,7 @@ fn fail_cmds(batch: Vec<Cmd>, msg: &str) {
     for cmd in batch {
         let err = StoreError::Unavailable(msg.to_owned());
         match cmd {
-            Cmd::Commit(_, r) => {
+            Cmd::Commit(_, r, _) => {
                 let _ = r.send(Err(err));
             }
             Cmd::Checkpoint { reply, .. } => {
@@ -472,7 +496,7 @@ mod tests {
             .unwrap(),
         );
         let w = writer.clone();
-        let commit = tokio::spawn(async move { w.commit(write()).await });
+        let commit = tokio::spawn(async move { w.commit(write(), Ack::Durable).await });
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!commit.is_finished(), "acknowledged before any sync");
         // Committed though (readers see it): only the reply waits.
@@ -493,6 +517,51 @@ mod tests {
         assert_eq!(syncs.load(Ordering::SeqCst), 2);
     }
 
+    /// A commit asking only for `Committed` is answered before the sync,
+    /// and is made durable by the next one all the same.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn committed_acks_do_not_wait_for_the_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("x.db");
+        let (gate, opened) = std::sync::mpsc::channel::<()>();
+        let syncs = Arc::new(AtomicU64::new(0));
+        let s = syncs.clone();
+        let writer = Arc::new(
+            Writer::start_with(crate::rows::open_write(&db).unwrap(), move || {
+                opened
+                    .recv()
+                    .map_err(|_| std::io::Error::other("gate gone"))?;
+                s.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            })
+            .unwrap(),
+        );
+        let w = writer.clone();
+        let durable = tokio::spawn(async move { w.commit(write(), Ack::Durable).await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The sync for the durable write is blocked; a committed-ack write
+        // goes through regardless, in log order after it.
+        let fast = tokio::time::timeout(
+            Duration::from_secs(5),
+            writer.commit(write(), Ack::Committed),
+        )
+        .await
+        .expect("a committed-ack write must not wait for the blocked sync")
+        .unwrap();
+        assert_eq!(fast, vec![1]);
+        assert_eq!(entries(&db), 2);
+        assert!(!durable.is_finished(), "the durable write still waits");
+        assert_eq!(syncs.load(Ordering::SeqCst), 0);
+        gate.send(()).unwrap();
+        assert_eq!(durable.await.unwrap().unwrap(), vec![0]);
+        // Closing syncs whatever was only committed.
+        gate.send(()).unwrap();
+        gate.send(()).unwrap();
+        writer.close().await;
+        assert!(syncs.load(Ordering::SeqCst) >= 1);
+        assert_eq!(entries(&db), 2);
+    }
+
     /// A failed fdatasync fails its writes and every later one.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_fsync_poisons_the_store() {
@@ -505,13 +574,13 @@ mod tests {
             Err(std::io::Error::other("EIO"))
         })
         .unwrap();
-        let r = writer.commit(write()).await;
+        let r = writer.commit(write(), Ack::Durable).await;
         assert!(
             matches!(&r, Err(StoreError::Unavailable(m)) if m.contains("fdatasync failed")),
             "{r:?}"
         );
         for _ in 0..3 {
-            let r = writer.commit(write()).await;
+            let r = writer.commit(write(), Ack::Durable).await;
             assert!(
                 matches!(&r, Err(StoreError::Unavailable(m)) if m == POISONED),
                 "{r:?}"

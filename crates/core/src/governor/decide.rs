@@ -34,6 +34,22 @@ pub struct DecisionInput {
     pub approval_id: Option<String>,
 }
 
+/// When an *allow* may proceed, as far as its audit record goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AllowAck {
+    /// Once the decision is durable on disk (the default, and always so
+    /// for denials, approvals and redemptions).
+    #[default]
+    Durable,
+    /// Once the decision is committed and ordered in the log, before the
+    /// flush that follows within milliseconds: it survives the process
+    /// being killed, not a power loss in that window. For fronts whose
+    /// operator opted in for read-only actions (`durability =
+    /// "relaxed_reads"`), where waiting for a flush per statement is the
+    /// dominant cost.
+    Committed,
+}
+
 /// How many times a redemption that lost a race is retried.
 const REDEEM_ATTEMPTS: usize = 3;
 
@@ -46,6 +62,19 @@ impl Governor {
         who: &Principal,
         input: DecisionInput,
         request_id: Option<&str>,
+    ) -> Result<Decision, GovernorError> {
+        self.decide_with(who, input, request_id, AllowAck::Durable)
+            .await
+    }
+
+    /// [`Governor::decide`], with a plain allow (no approval redeemed)
+    /// acknowledged as `allow_ack` says. Everything else stays durable.
+    pub async fn decide_with(
+        &self,
+        who: &Principal,
+        input: DecisionInput,
+        request_id: Option<&str>,
+        allow_ack: AllowAck,
     ) -> Result<Decision, GovernorError> {
         self.check_input(&input)?;
         let reason = input.reason.clone();
@@ -137,6 +166,7 @@ impl Governor {
                     reason.as_deref(),
                     outcome,
                     request_id,
+                    allow_ack,
                 )
                 .await
             {
@@ -236,6 +266,7 @@ impl Governor {
         reason: Option<&str>,
         outcome: Settled,
         request_id: Option<&str>,
+        allow_ack: AllowAck,
     ) -> Result<Decision, GovernorError> {
         let now = Timestamp::now();
         let id = ids::new_id(ids::DECISION)?;
@@ -383,7 +414,19 @@ impl Governor {
             }));
         // The decision event comes first so its sequence number is seqs[0].
         write.events.insert(0, ev);
-        let seqs = self.store.commit(write).await.map_err(|e| match e {
+        let relaxed = allow_ack == AllowAck::Committed
+            && decision.verdict == Verdict::Allow
+            && write
+                .mutations
+                .iter()
+                .all(|m| matches!(m, Mutation::CreateDecision(_)))
+            && write.events.len() == 1;
+        let committed = if relaxed {
+            self.store.commit_committed(write).await
+        } else {
+            self.store.commit(write).await
+        };
+        let seqs = committed.map_err(|e| match e {
             StoreError::Conflict(w) => GovernorError::Conflict(w),
             other => other.into(),
         })?;

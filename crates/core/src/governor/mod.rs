@@ -9,7 +9,7 @@ mod decide;
 mod directory;
 mod votes;
 
-pub use decide::DecisionInput;
+pub use decide::{AllowAck, DecisionInput};
 pub use directory::NewPrincipal;
 pub use votes::VoteInput;
 

@@ -9,7 +9,7 @@ use crate::mask::MaskSpec;
 use crate::session::state::StateLookup;
 use crate::wire::backend::Fields;
 use countersign_core::approval::ApprovalState;
-use countersign_core::governor::DecisionInput;
+use countersign_core::governor::{AllowAck, DecisionInput};
 use countersign_core::verdict::{Decision, Verdict};
 use countersign_core::{ResourceRef, Timestamp};
 use serde_json::{Map, Value, json};
@@ -143,10 +143,15 @@ impl Session {
         }
         let input = self.input(c, sql, params);
         let rid = self.request_id();
+        let ack = if self.target.relaxed_reads && c.action() == "sql.read" {
+            AllowAck::Committed
+        } else {
+            AllowAck::Durable
+        };
         let decision = match self
             .shared
             .governor
-            .decide(&self.principal, input.clone(), Some(&rid))
+            .decide_with(&self.principal, input.clone(), Some(&rid), ack)
             .await
         {
             Ok(d) => d,

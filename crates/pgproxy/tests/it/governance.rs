@@ -300,3 +300,69 @@ async fn a_portal_fetched_in_pieces_runs_under_one_decision_and_stays_masked() {
         .collect();
     assert_eq!(reads.len(), 1, "{reads:?}");
 }
+
+/// `durability = "relaxed_reads"` changes when a read proceeds, not what
+/// is decided or recorded: reads are allowed and audited, a prod write is
+/// still held for approval, and an unknown mode is a configuration error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relaxed_reads_are_still_decided_and_audited() {
+    let env = Env::start().await;
+    let (ok, out, err) = env
+        .psql_args(
+            "alice",
+            "shop_fast",
+            &[
+                "-c",
+                "SELECT count(*) FROM customers",
+                "-c",
+                "SELECT 41 + 1",
+            ],
+        )
+        .await;
+    assert!(ok, "{err}");
+    assert!(out.contains("42"), "{out}");
+    let all = env.audit("decision").await;
+    let reads: Vec<_> = all
+        .iter()
+        .filter(|e| e["action"] == "sql.read" && e["environment"] == "prod")
+        .collect();
+    assert_eq!(reads.len(), 2, "{all:?}");
+    assert!(reads.iter().all(|e| e["verdict"] == "allow"), "{reads:?}");
+
+    // A write through the same target is held exactly as on shop_prod.
+    let c = env.client("bot", "shop_fast").await;
+    let held = tokio::spawn(async move {
+        c.execute("UPDATE orders SET total = 7 WHERE id = 1", &[])
+            .await
+    });
+    let approval = env.pending_approval("bot").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!held.is_finished(), "the write must wait for the approval");
+    env.vote("rita", &approval).await;
+    let r = tokio::time::timeout(Duration::from_secs(10), held)
+        .await
+        .expect("not released")
+        .unwrap();
+    assert_eq!(r.unwrap(), 1);
+
+    let bad: countersign_pgproxy::TargetSection = toml::from_str(
+        r#"host = "127.0.0.1"
+           environment = "dev"
+           user = "postgres"
+           durability = "sometimes""#,
+    )
+    .unwrap();
+    let mut targets = std::collections::BTreeMap::new();
+    targets.insert("x".to_owned(), bad);
+    let err = countersign_pgproxy::ProxySection {
+        listen: "127.0.0.1:0".into(),
+        tls_cert: None,
+        tls_key: None,
+        approval_wait_secs: None,
+        max_message_bytes: None,
+        targets,
+    }
+    .validate(std::path::Path::new("/"))
+    .unwrap_err();
+    assert!(err.to_string().contains("durability `sometimes`"), "{err}");
+}

@@ -162,11 +162,12 @@ impl Env {
         let pw_file = dir.path().join("db-password");
         std::fs::write(&pw_file, DB_PASSWORD).unwrap();
         let mut targets = BTreeMap::new();
-        for (name, env, tls) in [
-            ("shop_dev", "dev", "disable"),
-            ("shop_prod", "prod", "disable"),
+        for (name, env, tls, durability) in [
+            ("shop_dev", "dev", "disable", "strict"),
+            ("shop_prod", "prod", "disable", "strict"),
             // The machine's PostgreSQL has ssl = on (a self-signed cert).
-            ("shop_tls", "dev", "require"),
+            ("shop_tls", "dev", "require", "strict"),
+            ("shop_fast", "prod", "disable", "relaxed_reads"),
         ] {
             targets.insert(
                 name.to_owned(),
@@ -177,6 +178,7 @@ impl Env {
                        environment = "{env}"
                        user = "postgres"
                        tls = "{tls}"
+                       durability = "{durability}"
                        password_file = "{}""#,
                     pw_file.display()
                 ))
