@@ -102,13 +102,18 @@ fn proofs(c: &mut Criterion) {
         "store_reader: {} KiB of upper levels in memory",
         cache.bytes() / 1024
     );
-    g.bench_function("generate/store_reader", |b| {
-        b.iter(|| {
-            let f = gen_one(rng.below(n));
-            let r = CachedReader::prepare(&conn, &cache, &f);
-            black_box(f(&r).unwrap())
-        })
-    });
+    for (name, batch_from) in [
+        ("store_reader_batched", 1),
+        ("store_reader_points", usize::MAX),
+    ] {
+        g.bench_function(format!("generate/{name}"), |b| {
+            b.iter(|| {
+                let f = gen_one(rng.below(n));
+                let r = CachedReader::prepare_batching_from(&conn, &cache, &f, batch_from);
+                black_box(f(&r).unwrap())
+            })
+        });
+    }
     // Lower bound: every hash in memory (as an mmap'd, append-only hash
     // file in the page cache would give), here tlog's `MemoryTree`.
     let mut memory = countersign_tlog::MemoryTree::new();

@@ -23,6 +23,8 @@ use std::sync::RwLock;
 pub const CACHED_FROM: u8 = 4;
 /// Keys fetched per statement.
 const BATCH: usize = 32;
+/// Fewer lower-level keys than this are read by point lookups.
+const BATCH_FROM: usize = 8;
 
 /// The in-memory upper levels, shared by every reader connection.
 #[derive(Debug, Default)]
@@ -139,12 +141,31 @@ impl HashReader for CachedReader<'_> {
 }
 
 impl<'a> CachedReader<'a> {
-    /// A reader for `f`: its lower-level nodes fetched up front.
+    /// A reader for `f`: its lower-level nodes fetched up front when
+    /// there are enough of them for one statement to beat point lookups.
     pub fn prepare<T>(
         conn: &'a Connection,
         cache: &'a NodeCache,
         f: &impl Fn(&dyn HashReader) -> Result<T, TlogError>,
     ) -> Self {
+        Self::prepare_batching_from(conn, cache, f, BATCH_FROM)
+    }
+
+    /// [`CachedReader::prepare`], batching only from `batch_from` keys
+    /// (benchmarks compare thresholds).
+    pub fn prepare_batching_from<T>(
+        conn: &'a Connection,
+        cache: &'a NodeCache,
+        f: &impl Fn(&dyn HashReader) -> Result<T, TlogError>,
+        batch_from: usize,
+    ) -> Self {
+        if batch_from == usize::MAX {
+            return CachedReader {
+                conn,
+                cache,
+                prefetched: HashMap::new(),
+            };
+        }
         let rec = Recorder {
             wanted: std::cell::RefCell::new(Vec::new()),
         };
@@ -153,6 +174,13 @@ impl<'a> CachedReader<'a> {
         let mut wanted = rec.wanted.into_inner();
         wanted.sort_unstable();
         wanted.dedup();
+        if wanted.len() < batch_from {
+            return CachedReader {
+                conn,
+                cache,
+                prefetched: HashMap::new(),
+            };
+        }
         let mut prefetched = HashMap::with_capacity(wanted.len());
         for chunk in wanted.chunks(BATCH) {
             // A failed batch only means the slower path below is taken.
