@@ -64,7 +64,7 @@ async fn serve(cfg: Config) -> Result<ExitCode> {
     let governor = Arc::new(
         Governor::open(
             store.clone(),
-            policies,
+            policies.clone(),
             GovernorConfig {
                 environments: cfg.environments.clone(),
                 admin_group: cfg.admin_group.clone(),
@@ -74,7 +74,7 @@ async fn serve(cfg: Config) -> Result<ExitCode> {
     );
     // Record which policy set this process starts with.
     governor
-        .reload_policies(config::load_policies(&policy_dir), None, None)
+        .reload_policies(Ok(policies), None, None)
         .await
         .context("cannot record the policy set in the audit log")?;
 

@@ -114,13 +114,8 @@ impl Governor {
                 }],
                 events,
             };
-            match self.store.commit(write).await {
-                Ok(_) => {
-                    self.notify(&next.id, next.version);
-                    return Ok(next);
-                }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
+            if self.commit_transition(write, &next).await? {
+                return Ok(next);
             }
         }
         Err(GovernorError::Conflict(format!(
@@ -175,13 +170,8 @@ impl Governor {
                 },
                 ev,
             );
-            match self.store.commit(write).await {
-                Ok(_) => {
-                    self.notify(&next.id, next.version);
-                    return Ok(next);
-                }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
+            if self.commit_transition(write, &next).await? {
+                return Ok(next);
             }
         }
         Err(GovernorError::Conflict(format!(
@@ -207,6 +197,17 @@ impl Governor {
             },
             ev,
         );
+        self.commit_transition(write, &next).await
+    }
+
+    /// Commits a state change of an approval guarded by its version:
+    /// `Ok(false)` when another writer changed it first (the caller looks
+    /// again or gives up), and waiters are told when it lands.
+    async fn commit_transition(
+        &self,
+        write: Write,
+        next: &Approval,
+    ) -> Result<bool, GovernorError> {
         match self.store.commit(write).await {
             Ok(_) => {
                 self.notify(&next.id, next.version);
