@@ -297,3 +297,232 @@ slack = ["COPS"]
             .all(|e| e["detail"]["channel"] == "slack" && e["approval_id"] == id.as_str())
     );
 }
+
+/// Events a webhook received, as `(approval or decision id, type)` in
+/// arrival order.
+fn events(msgs: &[crate::common::notify_fakes::Received]) -> Vec<(String, String, Value)> {
+    msgs.iter()
+        .map(|m| {
+            let v: Value = serde_json::from_str(&m.body).unwrap();
+            let subject = v["data"]["approval_id"]
+                .as_str()
+                .or(v["data"]["decision_id"].as_str())
+                .unwrap()
+                .to_owned();
+            (subject, v["type"].as_str().unwrap().to_owned(), v)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_receiver_that_is_down_gets_every_event_in_order_after_a_restart() {
+    let py = python_with_standardwebhooks();
+    let port = free_port();
+    let mut s = Server::prepare(None);
+    std::fs::write(
+        s.data_dir().join("teams-url"),
+        format!("http://127.0.0.1:{port}/teams"),
+    )
+    .unwrap();
+    write_config(
+        &s,
+        &format!(
+            r#"[notify]
+public_url = "https://cs.example.com"
+retry_initial_ms = 100
+retry_max_ms = 400
+failed_after = 2
+[[notify.teams]]
+name = "ops"
+url_file = "teams-url"
+[[notify.webhooks]]
+name = "siem"
+url = "http://127.0.0.1:{port}/hook"
+secret_file = "wh-secret"
+events = ["approval.requested", "approval.vote", "approval.decided", "decision.denied"]
+[[notify.routes]]
+environments = ["prod"]
+actions = ["sql.*"]
+teams = ["ops"]
+webhooks = ["siem"]
+[[notify.routes]]
+environments = ["dev"]
+webhooks = ["siem"]
+"#
+        ),
+    );
+    s.spawn();
+    let sam = s.principal("sam", "user", &["reviewer"], None).await;
+    let rita = s.principal("rita", "user", &["reviewer"], None).await;
+    let bot = s
+        .principal("bot", "agent", &["engineer"], Some("rita"))
+        .await;
+    let (bot, sam, rita) = (s.client(&bot), s.client(&sam), s.client(&rita));
+
+    // Three approvals: one approved, one denied, one left pending; and a
+    // policy denial (a reviewer may not write in dev).
+    let mut ids = Vec::new();
+    for t in ["orders", "invoices", "users"] {
+        let d = bot
+            .decide("sql.write", "Table", t, "prod", write_to(t))
+            .await;
+        ids.push(d["approval"]["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(sam.vote(&ids[0], "approve", None).await.0, 200);
+    assert_eq!(sam.vote(&ids[1], "deny", Some("not today")).await.0, 200);
+    let denied = rita
+        .decide("sql.write", "Table", "orders", "dev", write_to("orders"))
+        .await;
+    assert_eq!(denied["verdict"], "deny");
+    let denial = denied["id"].as_str().unwrap().to_owned();
+
+    // Nothing listens yet: notifications pile up as failed, visible with
+    // their last error to admins (API and CLI), and not to others.
+    let admin = s.admin();
+    wait_until("failed notifications", Duration::from_secs(20), || {
+        let admin = admin.clone();
+        async move {
+            let (_, v) = admin.get("/v1/notifications?state=failed").await;
+            v["notifications"].as_array().is_some_and(|a| a.len() >= 3)
+        }
+    })
+    .await;
+    let (st, v) = admin.get("/v1/notifications?state=failed").await;
+    assert_eq!(st, 200);
+    let failed = v["notifications"].as_array().unwrap();
+    assert!(
+        failed
+            .iter()
+            .all(|n| n["last_error"].as_str().is_some_and(|e| !e.is_empty())),
+        "{v}"
+    );
+    assert!(
+        !v.to_string().contains("127.0.0.1"),
+        "no receiver URL in errors: {v}"
+    );
+    assert_eq!(sam.get("/v1/notifications").await.0, 403);
+    assert_eq!(s.client("cs_bogus").get("/v1/notifications").await.0, 401);
+    assert_eq!(admin.get("/v1/notifications?state=lost").await.0, 400);
+    let out = s.cli(&s.admin_token, &["notifications", "list", "--failed"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("failed webhook:siem") && text.contains("last_error="),
+        "{text}"
+    );
+
+    // A restart, with the receiver still down; then it comes back.
+    s.stop();
+    s.spawn();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rx = Receiver::start_on(port).await;
+
+    // Every webhook event, each once, in order per approval.
+    let expected: Vec<(String, Vec<&str>)> = vec![
+        (
+            ids[0].clone(),
+            vec!["approval.requested", "approval.vote", "approval.decided"],
+        ),
+        (
+            ids[1].clone(),
+            vec!["approval.requested", "approval.vote", "approval.decided"],
+        ),
+        (ids[2].clone(), vec!["approval.requested"]),
+        (denial.clone(), vec!["decision.denied"]),
+    ];
+    let total: usize = expected.iter().map(|(_, e)| e.len()).sum();
+    wait_until("all webhook events", Duration::from_secs(30), || {
+        let rx = rx.clone();
+        async move { rx.on("/hook").len() >= total && rx.on("/teams").len() >= 5 }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let hooks = rx.on("/hook");
+    assert_eq!(hooks.len(), total, "no duplicates");
+    let got = events(&hooks);
+    for (subject, want) in &expected {
+        let seen: Vec<&str> = got
+            .iter()
+            .filter(|(s, _, _)| s == subject)
+            .map(|(_, t, _)| t.as_str())
+            .collect();
+        assert_eq!(&seen, want, "events of {subject}");
+    }
+    let decided: Vec<&Value> = got
+        .iter()
+        .filter(|(_, t, _)| t == "approval.decided")
+        .map(|(_, _, v)| v)
+        .collect();
+    let states: Vec<&str> = decided
+        .iter()
+        .map(|v| v["data"]["state"].as_str().unwrap())
+        .collect();
+    assert!(
+        states.contains(&"approved") && states.contains(&"denied"),
+        "{states:?}"
+    );
+    let req = &got
+        .iter()
+        .find(|(_, t, _)| t == "approval.requested")
+        .unwrap()
+        .2["data"];
+    assert_eq!(req["requester"]["name"], "bot");
+    assert_eq!(req["owner"], "rita");
+    assert_eq!(req["policy"], "writes-in-prod-need-a-reviewer");
+    assert!(
+        req["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://cs.example.com/ui/approvals/apr_")
+    );
+    let ids_seen: std::collections::HashSet<&str> = hooks
+        .iter()
+        .map(|m| m.headers["webhook-id"].as_str())
+        .collect();
+    assert_eq!(
+        ids_seen.len(),
+        hooks.len(),
+        "webhook-id is unique per message"
+    );
+    if let Some(py) = py {
+        verify_with_standardwebhooks(&py, WH_SECRET, &hooks);
+    }
+
+    // Teams: a card per request and per end (3 requests + 2 ends), no votes.
+    let teams = rx.on("/teams");
+    assert_eq!(teams.len(), 5, "{teams:?}");
+    let card: Value = serde_json::from_str(&teams[0].body).unwrap();
+    assert_eq!(
+        card["attachments"][0]["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert!(card.to_string().contains("Action.OpenUrl"));
+
+    // The outbox drained; every delivery audited with its channel.
+    wait_until("outbox drained", Duration::from_secs(10), || {
+        let admin = admin.clone();
+        async move {
+            let (_, v) = admin.get("/v1/notifications").await;
+            v["counts"]["pending"] == 0 && v["counts"]["failed"] == 0
+        }
+    })
+    .await;
+    let sent = admin.audit("notification.sent").await;
+    assert_eq!(sent.len(), total + 5);
+    assert_eq!(
+        sent.iter()
+            .filter(|e| e["detail"]["channel"] == "webhook")
+            .count(),
+        total
+    );
+    assert_eq!(
+        sent.iter()
+            .filter(|e| e["detail"]["channel"] == "teams")
+            .count(),
+        5
+    );
+}
