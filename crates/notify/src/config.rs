@@ -230,12 +230,10 @@ impl NotifySection {
         }
         for (i, r) in self.routes.iter().enumerate() {
             let n = i + 1;
-            if !r.slack.is_empty() || r.slack_dm_approvers {
-                if slack.is_none() {
-                    return Err(ConfigError(format!(
-                        "route {n} sends to Slack but there is no [notify.slack]"
-                    )));
-                }
+            if (!r.slack.is_empty() || r.slack_dm_approvers) && slack.is_none() {
+                return Err(ConfigError(format!(
+                    "route {n} sends to Slack but there is no [notify.slack]"
+                )));
             }
             if let Some(c) = r.slack.iter().find(|c| !name_ok(c)) {
                 return Err(ConfigError(format!(

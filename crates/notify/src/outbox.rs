@@ -198,12 +198,10 @@ impl Outbox {
             let mut st = c
                 .prepare("SELECT DISTINCT dest FROM outbox WHERE state != 'sent'")
                 .map_err(err)?;
-            let v = st
-                .query_map([], |r| r.get(0))
+            st.query_map([], |r| r.get(0))
                 .map_err(err)?
                 .collect::<Result<Vec<String>, _>>()
-                .map_err(err);
-            v
+                .map_err(err)
         })
         .await
     }
@@ -224,12 +222,10 @@ impl Outbox {
                      ORDER BY id LIMIT ?3"
                 ))
                 .map_err(err)?;
-            let v = st
-                .query_map(params![dest, now, limit], row)
+            st.query_map(params![dest, now, limit], row)
                 .map_err(err)?
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(err);
-            v
+                .map_err(err)
         })
         .await
     }
@@ -307,12 +303,10 @@ impl Outbox {
                      ORDER BY id DESC LIMIT ?2"
                 ))
                 .map_err(err)?;
-            let v = st
-                .query_map(params![state, limit], row)
+            st.query_map(params![state, limit], row)
                 .map_err(err)?
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(err);
-            v
+                .map_err(err)
         })
         .await
     }

@@ -18,7 +18,7 @@ const WH_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 fn write_config(s: &Server, notify: &str) {
     let path = s.data_dir().join("countersign.toml");
     let mut cfg = std::fs::read_to_string(&path).unwrap();
-    cfg.push_str("\n");
+    cfg.push('\n');
     cfg.push_str(notify);
     std::fs::write(&path, cfg).unwrap();
     std::fs::write(s.data_dir().join("slack-signing"), SIGNING_SECRET).unwrap();

@@ -148,17 +148,17 @@ async fn method(
     if channel.is_empty() {
         return axum::Json(json!({"ok": false, "error": "channel_not_found"})).into_response();
     }
-    if method == "chat.postMessage" || method == "chat.update" {
-        if let Some(gap) = st.per_channel {
-            let now = Instant::now();
-            if let Some(last) = st.last_post.get(&channel)
-                && now.duration_since(*last) < gap
-            {
-                st.rate_limited += 1;
-                return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "").into_response();
-            }
-            st.last_post.insert(channel.clone(), now);
+    if (method == "chat.postMessage" || method == "chat.update")
+        && let Some(gap) = st.per_channel
+    {
+        let now = Instant::now();
+        if let Some(last) = st.last_post.get(&channel)
+            && now.duration_since(*last) < gap
+        {
+            st.rate_limited += 1;
+            return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "").into_response();
         }
+        st.last_post.insert(channel.clone(), now);
     }
     st.calls.push(SlackCall {
         method: method.clone(),
@@ -170,10 +170,9 @@ async fn method(
             let ts = format!("1700000000.{:06}", st.next_ts);
             st.next_ts += 1;
             // Posting to a user id opens a DM, answered with its D… id.
-            let ch = if channel.starts_with('U') {
-                format!("D{}", &channel[1..])
-            } else {
-                channel
+            let ch = match channel.strip_prefix('U') {
+                Some(rest) => format!("D{rest}"),
+                None => channel,
             };
             axum::Json(
                 json!({"ok": true, "channel": ch, "ts": ts, "message": {"text": body["text"]}}),
