@@ -58,7 +58,7 @@ pub async fn worker(
             tokio::select! {
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
-                _ = stop.changed() => {}
+                r = stop.changed() => if r.is_err() { return },
             }
             continue;
         }
@@ -77,7 +77,7 @@ pub async fn worker(
                     // The receiver wants a pause: nothing more for it now.
                     tokio::select! {
                         _ = tokio::time::sleep(d) => {}
-                        _ = stop.changed() => {}
+                        r = stop.changed() => if r.is_err() { return },
                     }
                     break;
                 }

@@ -75,7 +75,9 @@ mod tests {
         let text = format!(
             "public_url = \"https://cs.example\"\n\
              [[webhooks]]\nname = \"siem\"\nurl = \"http://127.0.0.1:1/h\"\nsecret_file = \"wh\"\n\
-             events = [\"decision.denied\"]\n{toml_routes}"
+             events = [\"decision.denied\"]\n\
+             [slack]\nbot_token_file = \"tok\"\nsigning_secret_file = \"sig\"\n\
+             users = {{ UR = \"rita\", US = \"sam\", UB = \"bot\" }}\n{toml_routes}"
         );
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
@@ -149,5 +151,40 @@ mod tests {
             .len(),
             1
         );
+    }
+
+    #[test]
+    fn slack_direct_messages_go_to_mapped_eligible_approvers_but_not_the_requester() {
+        let c = cfg("[[routes]]\nslack = [\"COPS\"]\nslack_dm_approvers = true\n");
+        let mut f = facts("prod", "sql.write", "Table::orders", &["reviewer"]);
+        f.requester = "sam".into();
+        let d = destinations(&c, "approval.requested", &f, &["rita".into(), "sam".into()]);
+        assert_eq!(
+            d,
+            BTreeSet::from(["slack:COPS".to_owned(), "slack:UR".to_owned()])
+        );
+        // Slack never gets policy denials.
+        assert!(destinations(&c, "decision.denied", &f, &[]).is_empty());
+    }
+
+    #[test]
+    fn routes_to_undefined_destinations_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let s: NotifySection =
+            toml::from_str("public_url = \"https://x\"\n[[routes]]\nwebhooks = [\"nope\"]\n")
+                .unwrap();
+        let e = s.validate(dir.path()).unwrap_err();
+        assert!(e.0.contains("nope"), "{e}");
+        let s: NotifySection =
+            toml::from_str("public_url = \"https://x\"\n[[routes]]\nslack = [\"C1\"]\n").unwrap();
+        assert!(
+            s.validate(dir.path())
+                .unwrap_err()
+                .0
+                .contains("no [notify.slack]")
+        );
+        assert!(toml::from_str::<NotifySection>("public_url = \"x\"\nbogus = 1\n").is_err());
+        let s: NotifySection = toml::from_str("public_url = \"ftp://x\"\n").unwrap();
+        assert!(s.validate(dir.path()).is_err());
     }
 }

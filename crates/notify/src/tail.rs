@@ -34,7 +34,7 @@ pub async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
             _ = updates.recv() => {}
-            _ = stop.changed() => {}
+            r = stop.changed() => if r.is_err() { return },
         }
     }
 }
