@@ -120,6 +120,7 @@ impl Notifier {
                 api: api.clone(),
                 verifier: slack::verify::Verifier::new(s.signing_secret.clone()),
                 users: s.users.clone(),
+                refusal_budget: Mutex::new((0, 0)),
             })),
             _ => None,
         };

@@ -85,6 +85,8 @@ mod tests {
             "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         )
         .unwrap();
+        std::fs::write(dir.path().join("tok"), "xoxb-1").unwrap();
+        std::fs::write(dir.path().join("sig"), "s").unwrap();
         let s: NotifySection = toml::from_str(&text).unwrap();
         s.validate(dir.path()).unwrap()
     }

@@ -89,7 +89,11 @@ pub async fn handle(
         let now = countersign_core::Timestamp::now().millis() / 1000;
         if let Err(r) = ctx.verifier.check(&headers, &body, now) {
             tracing::warn!(reason = %r, "slack request refused");
-            audit_refusal(&ctx, r, &rid).await;
+            if ctx.may_audit_refusal(now) {
+                audit_refusal(&ctx, r, &rid).await;
+            } else {
+                tracing::warn!("slack refusal not audited: over the per-minute budget");
+            }
             return StatusCode::UNAUTHORIZED;
         }
         let click = match parse(&body) {
