@@ -526,3 +526,86 @@ webhooks = ["siem"]
         5
     );
 }
+
+#[tokio::test]
+async fn slack_rate_limits_are_waited_out_and_ends_update_the_message() {
+    // The fake allows one post or update per second per channel.
+    let slack = FakeSlack::start(BOT_TOKEN, Some(Duration::from_secs(1))).await;
+    let mut s = Server::prepare(None);
+    write_config(
+        &s,
+        &format!(
+            r#"[notify]
+public_url = "https://cs.example.com"
+[notify.slack]
+api_url = "{}"
+bot_token_file = "slack-token"
+signing_secret_file = "slack-signing"
+[[notify.routes]]
+slack = ["COPS"]
+"#,
+            slack.url
+        ),
+    );
+    s.spawn();
+    let eve = add_user(&s, "eve", &["engineer"], "eve@example.com").await;
+    let eve = s.client(&eve);
+    let mut ids = Vec::new();
+    for t in ["a", "b", "c"] {
+        let d = eve
+            .decide("sql.write", "Table", t, "prod", write_to(t))
+            .await;
+        ids.push(d["approval"]["id"].as_str().unwrap().to_owned());
+    }
+    let (st, v) = eve
+        .post(&format!("/v1/approvals/{}/cancel", ids[0]), json!({}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+
+    slack
+        .wait_for("chat.update", Duration::from_secs(20), |c| {
+            c.iter().any(|u| {
+                u.body["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("Cancelled")
+            })
+        })
+        .await;
+    let posts = slack
+        .wait_for("chat.postMessage", Duration::from_secs(20), |c| {
+            c.len() >= 3
+        })
+        .await;
+    let mut posted: Vec<String> = posts
+        .iter()
+        .map(|p| {
+            let b = p.body["blocks"].to_string();
+            ids.iter()
+                .find(|id| b.contains(id.as_str()))
+                .unwrap()
+                .clone()
+        })
+        .collect();
+    posted.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(posted, want, "each approval posted exactly once");
+    assert!(
+        slack.rate_limited() >= 1,
+        "the fake had to refuse something"
+    );
+    // Every accepted call respected the limit …
+    let mut all: Vec<_> = slack.calls("chat.postMessage");
+    all.extend(slack.calls("chat.update"));
+    all.sort_by_key(|c| c.at);
+    for w in all.windows(2) {
+        assert!(w[1].at.duration_since(w[0].at) >= Duration::from_millis(990));
+    }
+    // … and a 429 is a pause, not a failure.
+    let (_, v) = s.admin().get("/v1/notifications?state=sent").await;
+    let sent = v["notifications"].as_array().unwrap();
+    assert_eq!(sent.len(), 4, "3 posts and 1 update: {v}");
+    assert!(sent.iter().all(|n| n["attempts"] == 1), "{v}");
+    assert_eq!(v["counts"]["failed"], 0);
+}
