@@ -28,6 +28,8 @@ pub struct NotifySection {
     pub failed_after: Option<u32>,
     /// Per-request timeout towards Slack, Teams and webhooks (default 10 s).
     pub timeout_ms: Option<u64>,
+    /// Days sent notifications stay listed before they are deleted (default 30).
+    pub keep_sent_days: Option<u64>,
     pub slack: Option<SlackSection>,
     #[serde(default)]
     pub teams: Vec<TeamsSection>,
@@ -120,6 +122,7 @@ pub struct NotifyConfig {
     pub retry_max: Duration,
     pub failed_after: u32,
     pub timeout: Duration,
+    pub keep_sent: Duration,
     pub slack: Option<SlackConfig>,
     pub teams: BTreeMap<String, Secret>,
     pub webhooks: BTreeMap<String, WebhookConfig>,
@@ -270,6 +273,9 @@ impl NotifySection {
             retry_max,
             failed_after: self.failed_after.unwrap_or(3).max(1),
             timeout: Duration::from_millis(self.timeout_ms.unwrap_or(10_000).clamp(100, 60_000)),
+            keep_sent: Duration::from_secs(
+                self.keep_sent_days.unwrap_or(30).clamp(1, 3650) * 86_400,
+            ),
             slack,
             teams,
             webhooks,

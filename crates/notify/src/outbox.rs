@@ -335,6 +335,28 @@ impl Outbox {
         .await
     }
 
+    /// Deletes rows sent before `before` (ms), and the Slack message ids of
+    /// subjects with no rows left; returns how many rows went.
+    pub async fn prune_sent(&self, before: i64) -> Result<usize, OutboxError> {
+        self.with(move |c| {
+            let tx = c.transaction().map_err(err)?;
+            let n = tx
+                .execute(
+                    "DELETE FROM outbox WHERE state = 'sent' AND sent_at < ?1",
+                    [before],
+                )
+                .map_err(err)?;
+            tx.execute(
+                "DELETE FROM slack_messages WHERE subject NOT IN (SELECT subject FROM outbox)",
+                [],
+            )
+            .map_err(err)?;
+            tx.commit().map_err(err)?;
+            Ok(n)
+        })
+        .await
+    }
+
     pub async fn slack_ts(
         &self,
         subject: &str,
@@ -426,5 +448,9 @@ mod tests {
         assert_eq!(due.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![6, 7]);
         let failed = ob.list(Some("failed".into()), 10).await.unwrap();
         assert!(failed.is_empty(), "a sent row is no longer failed");
+        // Retention: only rows sent before the cut-off go.
+        assert_eq!(ob.prune_sent(101).await.unwrap(), 0);
+        assert_eq!(ob.prune_sent(102).await.unwrap(), 1);
+        assert_eq!(ob.list(None, 10).await.unwrap().len(), 2);
     }
 }

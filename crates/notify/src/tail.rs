@@ -20,11 +20,28 @@ const BATCH: usize = 500;
 /// not broadcast by the governor, so this bounds their latency).
 const POLL: Duration = Duration::from_millis(50);
 
+/// How often sent rows past their retention are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 pub async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let mut updates = shared.governor.subscribe();
+    let mut last_prune: Option<tokio::time::Instant> = None;
     loop {
         if *stop.borrow() {
             return;
+        }
+        if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+            last_prune = Some(tokio::time::Instant::now());
+            let keep = i64::try_from(shared.cfg.keep_sent.as_millis()).unwrap_or(i64::MAX);
+            match shared
+                .outbox
+                .prune_sent(now_ms().saturating_sub(keep))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "old sent notifications pruned"),
+                Err(e) => tracing::error!(error = %e, "cannot prune the outbox"),
+            }
         }
         match round(&shared).await {
             Ok(true) => continue, // more may be waiting
