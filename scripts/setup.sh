@@ -13,3 +13,13 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+# The `standardwebhooks` package (PyPI) verifies our webhook signatures in
+# the notification tests; a venv inside target/ keeps it off the system.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+py="$root/target/py"
+if ! "$py/bin/python" -c "import standardwebhooks" >/dev/null 2>&1; then
+  echo "installing standardwebhooks into $py"
+  python3 -m venv "$py"
+  "$py/bin/pip" install -q "standardwebhooks==1.1.0"
+fi

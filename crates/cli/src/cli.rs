@@ -51,6 +51,9 @@ pub enum Command {
     /// List, inspect and vote on approvals.
     #[command(subcommand)]
     Approvals(ApprovalsCmd),
+    /// Inspect the notification outbox (Slack, Teams, webhooks).
+    #[command(subcommand)]
+    Notifications(NotificationsCmd),
     /// Ask before running a command; wait for approval when policy says so.
     Run(RunArgs),
     /// Validate and test policies.
@@ -137,6 +140,23 @@ pub enum TokensCmd {
     /// Revoke a token at once.
     Revoke {
         id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotificationsCmd {
+    /// List notifications, newest first (administrators only).
+    List {
+        /// Only those that keep failing (still retried), with their last error.
+        #[arg(long, conflicts_with = "state")]
+        failed: bool,
+        /// Only this state: pending, failed or sent.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
         #[command(flatten)]
         remote: Remote,
     },

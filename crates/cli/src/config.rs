@@ -26,6 +26,8 @@ pub struct FileConfig {
     pub admin_group: Option<String>,
     /// The PostgreSQL proxy; absent: not started.
     pub postgres: Option<countersign_pgproxy::ProxySection>,
+    /// Approval notifications (Slack, Teams, webhooks); absent: none sent.
+    pub notify: Option<countersign_notify::NotifySection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +73,7 @@ pub struct Config {
     pub max_wait_secs: u64,
     pub checkpoint_interval_ms: u64,
     pub postgres: Option<countersign_pgproxy::ProxyConfig>,
+    pub notify: Option<countersign_notify::NotifyConfig>,
 }
 
 /// The data directory when none is given.
@@ -130,8 +133,14 @@ impl Config {
             .map(|p| p.validate(&data_dir))
             .transpose()
             .map_err(|e| anyhow::anyhow!("[postgres]: {e}"))?;
+        let notify = fc
+            .notify
+            .map(|n| n.validate(&data_dir))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("[notify]: {e}"))?;
         Ok(Config {
             postgres,
+            notify,
             listen,
             db_path: absolute(
                 &data_dir,

@@ -51,6 +51,10 @@ pub enum EventKind {
     PolicyRejected,
     #[serde(rename = "log.initialized")]
     LogInitialized,
+    /// A notification about an approval or decision left the outbox
+    /// (Slack, Teams, webhook); `detail` names the channel and destination.
+    #[serde(rename = "notification.sent")]
+    NotificationSent,
 }
 
 impl EventKind {
@@ -74,6 +78,7 @@ impl EventKind {
             EventKind::PolicyLoaded => "policy.loaded",
             EventKind::PolicyRejected => "policy.rejected",
             EventKind::LogInitialized => "log.initialized",
+            EventKind::NotificationSent => "notification.sent",
         }
     }
 }
@@ -207,6 +212,7 @@ mod tests {
             EventKind::Decision,
             EventKind::Expired,
             EventKind::AuthFailed,
+            EventKind::NotificationSent,
         ] {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }

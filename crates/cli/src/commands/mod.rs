@@ -2,6 +2,7 @@ mod admin;
 mod approvals;
 mod audit;
 mod init;
+mod notifications;
 mod policy;
 mod run;
 mod serve;
@@ -16,6 +17,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Principals(c) => admin::principals(c).await,
         Command::Tokens(c) => admin::tokens(c).await,
         Command::Approvals(c) => approvals::run(c).await,
+        Command::Notifications(c) => notifications::run(c).await,
         Command::Run(a) => run::run(a).await,
         Command::Policy(c) => policy::run(c).await,
         Command::Audit(c) => audit::run(c).await,

@@ -101,6 +101,15 @@ async fn serve(cfg: Config) -> Result<ExitCode> {
         stop_rx.clone(),
     );
     let hup = spawn_sighup_reload(governor.clone(), loader);
+    let notifier = match cfg.notify.clone() {
+        Some(n) => Some(
+            countersign_notify::Notifier::open(n, governor.clone(), store.clone(), stop_rx.clone())
+                .await
+                .context("cannot start notifications")?,
+        ),
+        None => None,
+    };
+    let notify_task = notifier.as_ref().map(countersign_notify::Notifier::spawn);
     let pg = match cfg.postgres.clone() {
         Some(pg_cfg) => {
             let proxy = countersign_pgproxy::PgProxy::new(governor.clone(), pg_cfg)?;
@@ -123,7 +132,10 @@ async fn serve(cfg: Config) -> Result<ExitCode> {
         policy_hash = %governor.policy_hash(),
         "countersign serving"
     );
-    let app = countersign_server::router(state);
+    let mut app = countersign_server::router(state);
+    if let Some(n) = &notifier {
+        app = app.merge(n.router());
+    }
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -136,6 +148,9 @@ async fn serve(cfg: Config) -> Result<ExitCode> {
         let _ = pg.await;
     }
     let _ = background.await;
+    if let Some(t) = notify_task {
+        let _ = t.await;
+    }
     hup.abort();
     store.close().await;
     tracing::info!("stopped");

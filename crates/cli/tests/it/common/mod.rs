@@ -2,6 +2,8 @@
 //! data directory and a free port) and talks to it over HTTP.
 #![allow(dead_code)]
 
+pub mod notify_fakes;
+
 use serde_json::{Value, json};
 use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
@@ -33,6 +35,14 @@ impl Server {
     /// `countersign init` then `serve`, optionally replacing the starter
     /// policies with `policies` (Cedar text) first.
     pub fn start_with(policies: Option<&str>) -> Server {
+        let mut s = Self::prepare(policies);
+        s.spawn();
+        s
+    }
+
+    /// `countersign init` only: the caller may edit the data directory
+    /// (e.g. `countersign.toml`) before [`Server::spawn`].
+    pub fn prepare(policies: Option<&str>) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(BIN)
             .arg("init")
@@ -59,16 +69,14 @@ impl Server {
             std::fs::write(dir.path().join("policies/policies.cedar"), p).unwrap();
         }
         let port = free_port();
-        let mut s = Server {
+        Server {
             dir,
             url: format!("http://127.0.0.1:{port}"),
             admin_token,
             verifier_key,
             child: None,
             port,
-        };
-        s.spawn();
-        s
+        }
     }
 
     pub fn start() -> Server {
