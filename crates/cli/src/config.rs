@@ -26,6 +26,8 @@ pub struct FileConfig {
     pub admin_group: Option<String>,
     /// The PostgreSQL proxy; absent: not started.
     pub postgres: Option<countersign_pgproxy::ProxySection>,
+    /// The HTTP gateway; absent: not started.
+    pub http_gateway: Option<countersign_httpgw::GatewaySection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +73,7 @@ pub struct Config {
     pub max_wait_secs: u64,
     pub checkpoint_interval_ms: u64,
     pub postgres: Option<countersign_pgproxy::ProxyConfig>,
+    pub http_gateway: Option<countersign_httpgw::GatewayConfig>,
 }
 
 /// The data directory when none is given.
@@ -130,8 +133,14 @@ impl Config {
             .map(|p| p.validate(&data_dir))
             .transpose()
             .map_err(|e| anyhow::anyhow!("[postgres]: {e}"))?;
+        let http_gateway = fc
+            .http_gateway
+            .map(|h| h.validate(&data_dir))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("[http_gateway]: {e}"))?;
         Ok(Config {
             postgres,
+            http_gateway,
             listen,
             db_path: absolute(
                 &data_dir,

@@ -155,14 +155,16 @@ impl HttpBody for Upload {
 
     fn size_hint(&self) -> SizeHint {
         let pre: u64 = self.prefix.iter().map(|b| b.len() as u64).sum();
-        let mut h = self
+        let rest = self
             .rest
             .as_ref()
             .map_or_else(|| SizeHint::with_exact(0), HttpBody::size_hint);
-        h.set_lower(h.lower() + pre);
-        if let Some(u) = h.upper() {
-            h.set_upper(u + pre);
+        // Upper first: `set_lower` asserts lower <= upper.
+        let mut h = SizeHint::new();
+        if let Some(u) = rest.upper() {
+            h.set_upper(u.saturating_add(pre));
         }
+        h.set_lower(rest.lower().saturating_add(pre));
         h
     }
 }
