@@ -33,6 +33,12 @@ impl Server {
     /// `countersign init` then `serve`, optionally replacing the starter
     /// policies with `policies` (Cedar text) first.
     pub fn start_with(policies: Option<&str>) -> Server {
+        Self::start_configured(policies, |_| String::new())
+    }
+
+    /// Like [`Self::start_with`], appending `extra(data_dir)` to
+    /// `countersign.toml` before serving (e.g. a front's section).
+    pub fn start_configured(policies: Option<&str>, extra: impl FnOnce(&Path) -> String) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(BIN)
             .arg("init")
@@ -57,6 +63,14 @@ impl Server {
             .to_owned();
         if let Some(p) = policies {
             std::fs::write(dir.path().join("policies/policies.cedar"), p).unwrap();
+        }
+        let extra = extra(dir.path());
+        if !extra.is_empty() {
+            let cfg = dir.path().join("countersign.toml");
+            let mut text = std::fs::read_to_string(&cfg).unwrap();
+            text.push('\n');
+            text.push_str(&extra);
+            std::fs::write(&cfg, text).unwrap();
         }
         let port = free_port();
         let mut s = Server {
