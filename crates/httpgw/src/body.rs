@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -87,6 +88,9 @@ pub struct Upload {
     sent: Arc<AtomicU64>,
     max: u64,
     idle: Idle,
+    /// Told once the whole body has been handed to the upstream
+    /// connection: the response timeout starts then.
+    done: Option<Arc<Notify>>,
 }
 
 impl Upload {
@@ -96,6 +100,7 @@ impl Upload {
         sent: Arc<AtomicU64>,
         max: u64,
         idle: Duration,
+        done: Arc<Notify>,
     ) -> Upload {
         Upload {
             prefix,
@@ -103,6 +108,49 @@ impl Upload {
             sent,
             max,
             idle: Idle::new(idle),
+            done: Some(done),
+        }
+    }
+
+    fn signal_if_done(&mut self) {
+        if HttpBody::is_end_stream(self)
+            && let Some(d) = self.done.take()
+        {
+            d.notify_one();
+        }
+    }
+
+    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if let Some(b) = self.prefix.pop_front() {
+            self.sent.fetch_add(b.len() as u64, Ordering::Relaxed);
+            return Poll::Ready(Some(Ok(Frame::data(b))));
+        }
+        let Some(rest) = self.rest.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(rest).poll_frame(cx) {
+            Poll::Ready(Some(Ok(f))) => {
+                self.idle.progress();
+                if let Some(d) = f.data_ref() {
+                    let n = self.sent.fetch_add(d.len() as u64, Ordering::Relaxed) + d.len() as u64;
+                    if n > self.max {
+                        return Poll::Ready(Some(Err(Box::new(BodyError::TooLarge(self.max)))));
+                    }
+                }
+                Poll::Ready(Some(Ok(f)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
+            Poll::Ready(None) => {
+                self.rest = None;
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                if self.idle.expired(cx) {
+                    let limit = self.idle.limit;
+                    return Poll::Ready(Some(Err(Box::new(BodyError::Idle(limit)))));
+                }
+                Poll::Pending
+            }
         }
     }
 }
@@ -116,37 +164,11 @@ impl HttpBody for Upload {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
-        if let Some(b) = this.prefix.pop_front() {
-            this.sent.fetch_add(b.len() as u64, Ordering::Relaxed);
-            return Poll::Ready(Some(Ok(Frame::data(b))));
+        let r = this.poll_inner(cx);
+        if r.is_ready() {
+            this.signal_if_done();
         }
-        let Some(rest) = this.rest.as_mut() else {
-            return Poll::Ready(None);
-        };
-        match Pin::new(rest).poll_frame(cx) {
-            Poll::Ready(Some(Ok(f))) => {
-                this.idle.progress();
-                if let Some(d) = f.data_ref() {
-                    let n = this.sent.fetch_add(d.len() as u64, Ordering::Relaxed) + d.len() as u64;
-                    if n > this.max {
-                        return Poll::Ready(Some(Err(Box::new(BodyError::TooLarge(this.max)))));
-                    }
-                }
-                Poll::Ready(Some(Ok(f)))
-            }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
-            Poll::Ready(None) => {
-                this.rest = None;
-                Poll::Ready(None)
-            }
-            Poll::Pending => {
-                if this.idle.expired(cx) {
-                    let limit = this.idle.limit;
-                    return Poll::Ready(Some(Err(Box::new(BodyError::Idle(limit)))));
-                }
-                Poll::Pending
-            }
-        }
+        r
     }
 
     fn is_end_stream(&self) -> bool {

@@ -18,6 +18,7 @@ use hyper::upgrade::OnUpgrade;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::Notify;
 
 #[expect(
     clippy::too_many_arguments,
@@ -45,6 +46,9 @@ pub async fn forward(
     h.remove(&headers::TOKEN_HEADER);
     h.remove(header::AUTHORIZATION);
     h.remove(header::HOST);
+    // We answered (or waived) the client's `Expect: 100-continue` when we
+    // started reading its body; the upstream gets the body without asking.
+    h.remove(header::EXPECT);
     if let Some(Credential::Header { name, value, .. }) = &route.credential {
         h.insert(name.clone(), value.clone());
     }
@@ -53,24 +57,33 @@ pub async fn forward(
     parts.version = Version::HTTP_11;
 
     let bytes_in = Arc::new(AtomicU64::new(0));
-    let upload = match p.body {
-        Upload::Empty => body::empty(),
-        Upload::Whole(chunks, _) => body::Upload::new(
-            chunks,
-            None,
-            Arc::clone(&bytes_in),
-            cfg.max_body_bytes,
-            cfg.idle_timeout,
-        )
-        .boxed(),
-        Upload::Streamed(chunks, rest) => body::Upload::new(
-            chunks,
-            Some(rest),
-            Arc::clone(&bytes_in),
-            cfg.max_body_bytes,
-            cfg.idle_timeout,
-        )
-        .boxed(),
+    let sent = Arc::new(Notify::new());
+    let (upload, streaming) = match p.body {
+        Upload::Empty => (body::empty(), false),
+        Upload::Whole(chunks, _) => (
+            body::Upload::new(
+                chunks,
+                None,
+                Arc::clone(&bytes_in),
+                cfg.max_body_bytes,
+                cfg.idle_timeout,
+                Arc::clone(&sent),
+            )
+            .boxed(),
+            true,
+        ),
+        Upload::Streamed(chunks, rest) => (
+            body::Upload::new(
+                chunks,
+                Some(rest),
+                Arc::clone(&bytes_in),
+                cfg.max_body_bytes,
+                cfg.idle_timeout,
+                Arc::clone(&sent),
+            )
+            .boxed(),
+            true,
+        ),
     };
     let req = Request::from_parts(parts, upload);
     let mut finish = Finish {
@@ -88,7 +101,7 @@ pub async fn forward(
         }
     };
 
-    let resp = match tokio::time::timeout(cfg.response_timeout, client.request(req)).await {
+    let resp = match send(client, req, streaming, &sent, &finish.bytes_in, cfg).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             let msg = upstream_error(&e);
@@ -99,11 +112,7 @@ pub async fn forward(
                     .with("decision_id", decision.id),
             );
         }
-        Err(_) => {
-            let msg = format!(
-                "the upstream sent no response within {}s",
-                cfg.response_timeout.as_secs()
-            );
+        Err(msg) => {
             tracing::warn!(route = %route.name, "http gateway: upstream timed out");
             fail(finish, msg.clone());
             return Err(
@@ -145,6 +154,49 @@ pub async fn forward(
     }
     let download = Download::new(incoming, cfg.idle_timeout, reporter.map(|r| (r, finish)));
     Ok(Response::from_parts(rparts, download.boxed()))
+}
+
+/// Sends the request. While the body is still going up, the wait is
+/// bounded by progress (a body the upstream stops reading for
+/// `idle_timeout` is given up); once it is all sent, the upstream has
+/// `response_timeout` to answer. `Err` says which limit was hit.
+async fn send(
+    client: &crate::upstream::Upstream,
+    req: Request<Body>,
+    streaming: bool,
+    sent: &Notify,
+    bytes_in: &AtomicU64,
+    cfg: &crate::config::GatewayConfig,
+) -> Result<Result<Response<hyper::body::Incoming>, hyper_util::client::legacy::Error>, String> {
+    let fut = client.request(req);
+    tokio::pin!(fut);
+    if streaming {
+        let mut last = bytes_in.load(Ordering::Relaxed);
+        loop {
+            tokio::select! {
+                r = &mut fut => return Ok(r),
+                _ = sent.notified() => break,
+                _ = tokio::time::sleep(cfg.idle_timeout) => {
+                    let now = bytes_in.load(Ordering::Relaxed);
+                    if now == last {
+                        return Err(format!(
+                            "the upstream took no request body data for {}s",
+                            cfg.idle_timeout.as_secs()
+                        ));
+                    }
+                    last = now;
+                }
+            }
+        }
+    }
+    tokio::time::timeout(cfg.response_timeout, fut)
+        .await
+        .map_err(|_| {
+            format!(
+                "the upstream sent no response within {}s",
+                cfg.response_timeout.as_secs()
+            )
+        })
 }
 
 async fn tunnel(

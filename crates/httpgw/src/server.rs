@@ -19,6 +19,8 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Concurrent streams per HTTP/2 connection.
 const MAX_STREAMS: u32 = 256;
+/// Client connections open at once; further ones wait in the backlog.
+const MAX_CONNECTIONS: usize = 10_000;
 
 /// Everything requests share.
 pub struct Shared {
@@ -103,8 +105,16 @@ impl HttpGateway {
             .max_concurrent_streams(MAX_STREAMS)
             .keep_alive_interval(Some(Duration::from_secs(30)));
         let builder = Arc::new(builder);
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         tokio::pin!(shutdown);
         loop {
+            let permit = tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                p = Arc::clone(&slots).acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => return Ok(()),
+                },
+            };
             tokio::select! {
                 _ = &mut shutdown => return Ok(()),
                 accepted = listener.accept() => {
@@ -120,6 +130,7 @@ impl HttpGateway {
                     let shared = Arc::clone(&self.shared);
                     let builder = Arc::clone(&builder);
                     tokio::spawn(async move {
+                        let _permit = permit;
                         let svc = service_fn(move |req| {
                             let shared = Arc::clone(&shared);
                             async move {

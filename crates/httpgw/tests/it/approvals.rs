@@ -121,3 +121,26 @@ async fn curl_sees_the_pending_document() {
     assert!(out.to_ascii_lowercase().contains("retry-after: 1"), "{out}");
     assert!(out.contains("\"approval_id\":\"apr_"), "{out}");
 }
+
+#[tokio::test]
+async fn a_streamed_body_cannot_be_held_for_approval() {
+    let env = Env::start().await;
+    // Over inspect_body_bytes (64 KiB): streamed, so no hash to bind.
+    let body = vec![b'a'; 100 * 1024];
+    let r = env
+        .req("bot", Method::POST, "/api/issues")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let p: Value = r.json().await.unwrap();
+    assert!(
+        p["detail"].as_str().unwrap().contains("held for approval"),
+        "{p}"
+    );
+    assert!(env.upstream.last("/issues").is_none());
+    // The approval it opened is withdrawn, not left for reviewers.
+    let cancelled = env.audit("approval.cancelled").await;
+    assert_eq!(cancelled.len(), 1);
+}
