@@ -277,3 +277,47 @@ fn upstream_error(e: &hyper_util::client::legacy::Error) -> String {
     }
     msg
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::GatewaySection;
+
+    fn route(upstream: &str, prefix: &str) -> crate::config::Route {
+        let text = format!(
+            "listen = \"127.0.0.1:0\"\n[routes.r]\nupstream = \"{upstream}\"\nenvironment = \"dev\"\npath_prefix = \"{prefix}\"\n"
+        );
+        let s: GatewaySection = toml::from_str(&text).unwrap();
+        s.validate(std::path::Path::new("/"))
+            .unwrap()
+            .routes
+            .remove(0)
+    }
+
+    #[test]
+    fn upstream_urls_strip_the_prefix_and_keep_the_rest() {
+        let r = route("https://api.example.com/v3/", "/gh");
+        let u: Uri = "/gh/repos/o%20x/r/?a=1".parse().unwrap();
+        assert_eq!(
+            upstream_uri(&r, &u, None).unwrap().to_string(),
+            "https://api.example.com/v3/repos/o%20x/r/?a=1"
+        );
+        let u: Uri = "/gh".parse().unwrap();
+        assert_eq!(
+            upstream_uri(&r, &u, None).unwrap().to_string(),
+            "https://api.example.com/v3"
+        );
+        let root = route("http://127.0.0.1:9", "/");
+        let u: Uri = "/".parse().unwrap();
+        assert_eq!(
+            upstream_uri(&root, &u, None).unwrap().to_string(),
+            "http://127.0.0.1:9/"
+        );
+        let q = Credential::new("query", Some("key"), "s e").unwrap();
+        let u: Uri = "/x?key=mine".parse().unwrap();
+        assert_eq!(
+            upstream_uri(&root, &u, Some(&q)).unwrap().to_string(),
+            "http://127.0.0.1:9/x?key=s%20e"
+        );
+    }
+}
