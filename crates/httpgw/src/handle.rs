@@ -456,10 +456,9 @@ async fn hold(shared: &Shared, p: &Prepared, d: Decision, rid: &str) -> Result<D
         "approve with `countersign approvals approve {id}`, then send the identical request again: it proceeds once"
     );
     let deadline = tokio::time::Instant::now() + wait;
-    let mut version = match shared.governor.store().approval(&id).await {
-        Ok(Some(a)) => a.version,
-        _ => 0,
-    };
+    // No version seen yet: the first wait returns the approval as it is
+    // now, so one approved between the decision and here is not missed.
+    let mut version = u64::MAX;
     loop {
         let now = tokio::time::Instant::now();
         if now >= deadline {

@@ -116,3 +116,31 @@ async fn an_upstream_echo_of_the_secret_is_not_passed_on() {
         }
     }
 }
+
+#[tokio::test]
+async fn tls_upstreams_are_verified_and_spoken_to_over_http2() {
+    use base64::Engine as _;
+    let env = Env::start().await;
+    let r = env
+        .req("bot", Method::GET, "/tls/things")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let seen = env.tls_upstream.last("/things").unwrap();
+    assert_eq!(seen.version, http::Version::HTTP_2, "ALPN picked h2");
+    let want = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("svc:{SECRET}"))
+    );
+    assert_eq!(seen.headers["authorization"], want.as_str());
+
+    // Without the route's CA the certificate is not trusted: 502, nothing sent.
+    let r = env
+        .req("bot", Method::GET, "/untrusted/things")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    assert_eq!(env.tls_upstream.seen().len(), 1);
+}

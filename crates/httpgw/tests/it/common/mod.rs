@@ -52,6 +52,9 @@ when {
 "#;
 
 pub struct Env {
+    /// The TLS upstream (routes `tls`, trusting its certificate, and
+    /// `untrusted`, with the platform's roots).
+    pub tls_upstream: Upstream,
     pub governor: Arc<Governor>,
     pub store: Arc<SqliteStore>,
     pub addr: SocketAddr,
@@ -136,8 +139,18 @@ impl Env {
         }
 
         let upstream = Upstream::start().await;
+        let (tls_upstream, tls_pem) = Upstream::start_tls().await;
+        let ca_file = dir.path().join("upstream-ca.pem");
+        std::fs::write(&ca_file, tls_pem).unwrap();
+        let tls_port = tls_upstream.addr.port();
+        let ca = ca_file.display();
         let secret_file = dir.path().join("upstream-secret");
         std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
+        std::fs::write(
+            dir.path().join("upstream-secret.basic"),
+            format!("svc:{SECRET}"),
+        )
+        .unwrap();
         let up = upstream.addr;
         let down = closed_port();
         let sf = secret_file.display();
@@ -189,6 +202,20 @@ impl Env {
                action = "http.request"
                resource = 'Route::"strict"'
 
+               [routes.tls]
+               path_prefix = "/tls"
+               upstream = "https://localhost:{tls_port}"
+               environment = "dev"
+               ca_file = "{ca}"
+               credential = {{ kind = "basic", secret_file = "{sf}.basic" }}
+               default = {{ action = "http.request", resource = 'Route::"tls"' }}
+
+               [routes.untrusted]
+               path_prefix = "/untrusted"
+               upstream = "https://localhost:{tls_port}"
+               environment = "dev"
+               default = {{ action = "http.request", resource = 'Route::"untrusted"' }}
+
                [routes.down]
                path_prefix = "/down"
                upstream = "http://127.0.0.1:{down}"
@@ -204,6 +231,7 @@ impl Env {
         let addr = listener.local_addr().unwrap();
         tokio::spawn(gw.serve(listener, std::future::pending()));
         Env {
+            tls_upstream,
             governor,
             store,
             addr,

@@ -28,6 +28,7 @@ type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
 /// One request as the upstream saw it.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    pub version: http::Version,
     pub method: String,
     pub path_and_query: String,
     pub headers: HeaderMap,
@@ -77,6 +78,55 @@ impl Upstream {
         up
     }
 
+    /// The same upstream over TLS (ALPN h2 and http/1.1) with a fresh
+    /// self-signed certificate for `localhost`; returns it and the
+    /// certificate (PEM).
+    pub async fn start_tls() -> (Upstream, String) {
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let pem = ck.cert.pem();
+        let key =
+            rustls_pki_types::PrivateKeyDer::try_from(ck.signing_key.serialize_der()).unwrap();
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![ck.cert.der().clone()], key)
+        .unwrap();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let up = Upstream {
+            addr: listener.local_addr().unwrap(),
+            seen: Arc::default(),
+            release: Arc::new(Notify::new()),
+        };
+        let me = up.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    continue;
+                };
+                let me = me.clone();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(sock).await else {
+                        return;
+                    };
+                    let svc = hyper::service::service_fn(move |req| {
+                        let me = me.clone();
+                        async move { Ok::<_, std::convert::Infallible>(me.serve(req).await) }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection_with_upgrades(TokioIo::new(tls), svc)
+                        .await;
+                });
+            }
+        });
+        (up, pem)
+    }
+
     /// What reached the upstream so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
@@ -103,6 +153,7 @@ impl Upstream {
             .map(|p| p.as_str().to_owned())
             .unwrap_or_default();
         let mut seen = Seen {
+            version: req.version(),
             method: req.method().to_string(),
             path_and_query: pq.clone(),
             headers: req.headers().clone(),
