@@ -13,7 +13,9 @@ use crate::server::Shared;
 use bytes::Bytes;
 use countersign_core::governor::{AuthFailure, DecisionInput};
 use countersign_core::verdict::{Decision, Verdict};
-use countersign_core::{ApprovalState, GovernorError, Principal, ResourceRef, Timestamp};
+use countersign_core::{
+    ApprovalState, AuditEvent, EventKind, GovernorError, Principal, ResourceRef, Timestamp, Write,
+};
 use http::{HeaderMap, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use serde_json::{Map, Value, json};
@@ -94,14 +96,16 @@ async fn run(
             None => match &route.default {
                 Some((a, t)) => (a, t, Vec::new(), &[]),
                 None => {
+                    let why = format!(
+                        "no rule of route `{}` matches {method} {raw_path}, and the route has no default",
+                        route.name
+                    );
+                    audit_unmatched(shared, &principal, route, &method, &raw_path, &why, rid).await;
                     return Err(Problem::new(
                         StatusCode::FORBIDDEN,
                         "no-rule",
                         "No rule matches",
-                        format!(
-                            "no rule of route `{}` matches {method} {raw_path}, and the route has no default",
-                            route.name
-                        ),
+                        why,
                     )
                     .with("route", route.name.clone()));
                 }
@@ -214,6 +218,33 @@ async fn audit_failure(shared: &Shared, failure: AuthFailure, token: &str, rid: 
         .await
     {
         tracing::warn!(error = %e, "http gateway: cannot audit a failed authentication");
+    }
+}
+
+/// A request no rule maps to an action never reaches the governor's
+/// decision path, so its refusal is recorded here (`request.rejected`).
+async fn audit_unmatched(
+    shared: &Shared,
+    who: &Principal,
+    route: &Route,
+    method: &http::Method,
+    path: &str,
+    why: &str,
+    rid: &str,
+) {
+    let mut ev = AuditEvent::new(EventKind::RequestRejected).with_request_id(Some(rid));
+    ev.principal = Some(who.reference());
+    ev.owner = who.owner.clone();
+    ev.environment = Some(route.environment.clone());
+    ev.reason = Some(why.chars().take(2000).collect());
+    ev.detail = Some(json!({
+        "channel": "http_gateway",
+        "route": route.name,
+        "method": method.as_str(),
+        "path": path.chars().take(2000).collect::<String>(),
+    }));
+    if let Err(e) = shared.governor.store().commit(Write::event(ev)).await {
+        tracing::warn!(error = %e, "http gateway: cannot audit an unmatched request");
     }
 }
 

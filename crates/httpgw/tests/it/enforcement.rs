@@ -171,6 +171,11 @@ async fn unmatched_requests_are_denied_and_unknown_paths_have_no_route() {
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["type"], "https://countersign.dev/problems/no-rule");
     assert!(env.upstream.last("/other").is_none());
+    let rejected = env.audit("request.rejected").await;
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0]["principal"]["name"], "alice");
+    assert_eq!(rejected[0]["detail"]["route"], "strict");
+    assert_eq!(rejected[0]["detail"]["path"], "/strict/other");
     let r = env
         .req("alice", Method::GET, "/nowhere")
         .send()
