@@ -11,13 +11,19 @@
 #   bench/http-gateway.sh [connections...]     (default: 1 32)
 #   DURATION=10s SKIP_BUILD=1 bench/http-gateway.sh
 #
-# Needs wrk and nginx (scripts/setup.sh installs them); builds the release
-# binary.
+# Needs wrk and nginx (installed here with apt-get when missing; the nginx
+# started is ours, on spare ports, with a config written below); builds the
+# release binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v wrk >/dev/null || { echo "wrk missing: run scripts/setup.sh" >&2; exit 1; }
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-[ -x "$NGINX" ] || { echo "nginx missing: run scripts/setup.sh" >&2; exit 1; }
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p countersign
 BIN=$PWD/target/release/countersign
 DATA=$(mktemp -d)
