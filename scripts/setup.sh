@@ -7,6 +7,8 @@ need=()
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev clang)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 ls /etc/postgresql >/dev/null 2>&1 || need+=(postgresql)
+# The HTTP gateway's tests drive it with curl.
+command -v curl >/dev/null 2>&1 || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   echo "installing: ${need[*]}"

@@ -28,6 +28,8 @@ pub struct FileConfig {
     pub postgres: Option<countersign_pgproxy::ProxySection>,
     /// Approval notifications (Slack, Teams, webhooks); absent: none sent.
     pub notify: Option<countersign_notify::NotifySection>,
+    /// The HTTP gateway; absent: not started.
+    pub http_gateway: Option<countersign_httpgw::GatewaySection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -74,6 +76,7 @@ pub struct Config {
     pub checkpoint_interval_ms: u64,
     pub postgres: Option<countersign_pgproxy::ProxyConfig>,
     pub notify: Option<countersign_notify::NotifyConfig>,
+    pub http_gateway: Option<countersign_httpgw::GatewayConfig>,
 }
 
 /// The data directory when none is given.
@@ -138,9 +141,15 @@ impl Config {
             .map(|n| n.validate(&data_dir))
             .transpose()
             .map_err(|e| anyhow::anyhow!("[notify]: {e}"))?;
+        let http_gateway = fc
+            .http_gateway
+            .map(|h| h.validate(&data_dir))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("[http_gateway]: {e}"))?;
         Ok(Config {
             postgres,
             notify,
+            http_gateway,
             listen,
             db_path: absolute(
                 &data_dir,

@@ -94,7 +94,7 @@ pub struct DecisionRecord {
 }
 
 /// What happened after an allow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Outcome {
     /// `executed`, `failed` or `skipped`.
@@ -107,6 +107,15 @@ pub struct Outcome {
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// The HTTP status the upstream answered (HTTP gateway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// Request body bytes sent upstream (HTTP gateway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_in: Option<u64>,
+    /// Response body bytes returned to the client (HTTP gateway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_out: Option<u64>,
 }
 
 impl Outcome {

@@ -122,6 +122,18 @@ async fn serve(cfg: Config) -> Result<ExitCode> {
         }
         None => None,
     };
+    let http_gw = match cfg.http_gateway.clone() {
+        Some(gw_cfg) => {
+            let gw = countersign_httpgw::HttpGateway::new(governor.clone(), gw_cfg)?;
+            let gw_listener = gw.bind().await?;
+            tracing::info!(listen = %gw_listener.local_addr()?, "http gateway listening");
+            let mut stop = stop_rx.clone();
+            Some(tokio::spawn(gw.serve(gw_listener, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })))
+        }
+        None => None,
+    };
 
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -146,6 +158,9 @@ async fn serve(cfg: Config) -> Result<ExitCode> {
     let _ = stop_tx.send(true);
     if let Some(pg) = pg {
         let _ = pg.await;
+    }
+    if let Some(gw) = http_gw {
+        let _ = gw.await;
     }
     let _ = background.await;
     if let Some(t) = notify_task {

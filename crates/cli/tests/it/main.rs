@@ -18,4 +18,5 @@ mod audit_verify;
 mod cli_policy;
 mod cli_run;
 mod common;
+mod http_gateway;
 mod notify;

@@ -40,6 +40,22 @@ impl Server {
         s
     }
 
+    /// Like [`Self::start_with`], appending `extra(data_dir)` to
+    /// `countersign.toml` before serving (e.g. a front's section).
+    pub fn start_configured(policies: Option<&str>, extra: impl FnOnce(&Path) -> String) -> Server {
+        let mut s = Self::prepare(policies);
+        let extra = extra(s.data_dir());
+        if !extra.is_empty() {
+            let cfg = s.data_dir().join("countersign.toml");
+            let mut text = std::fs::read_to_string(&cfg).unwrap();
+            text.push('\n');
+            text.push_str(&extra);
+            std::fs::write(&cfg, text).unwrap();
+        }
+        s.spawn();
+        s
+    }
+
     /// `countersign init` only: the caller may edit the data directory
     /// (e.g. `countersign.toml`) before [`Server::spawn`].
     pub fn prepare(policies: Option<&str>) -> Server {
