@@ -123,7 +123,10 @@ async fn serve(cfg: Config) -> Result<ExitCode> {
         policy_hash = %governor.policy_hash(),
         "countersign serving"
     );
-    let app = countersign_server::router(state);
+    // The web console shares the API's state and port (`/ui/...`).
+    let console =
+        countersign_console::router(state.clone(), countersign_console::ConsoleConfig::default());
+    let app = countersign_server::router(state).merge(console);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
