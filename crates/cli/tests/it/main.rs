@@ -19,3 +19,4 @@ mod cli_policy;
 mod cli_run;
 mod common;
 mod console;
+mod console_browser;

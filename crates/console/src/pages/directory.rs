@@ -41,7 +41,7 @@ pub async fn policies(State(c): State<Console>, signed: Signed) -> Response {
     );
     body.push_str("<section class=\"card\"><h2>Policies</h2><ul>");
     for id in snap.policies.policy_ids() {
-        let _ = write!(body, "<li><code>{}</code></li>", e(id.as_ref()));
+        let _ = write!(body, "<li><code>{}</code></li>", e(id));
     }
     body.push_str("</ul><h2>Actions</h2><ul class=\"inline\">");
     for a in snap.policies.action_names() {

@@ -3,11 +3,9 @@
 
 use crate::html::{e, url_component};
 use countersign_core::approval::{Approval, tally};
-use countersign_core::time::format_duration;
 use countersign_core::{ApprovalState, Timestamp};
 use serde_json::Value;
 use std::fmt::Write as _;
-use std::time::Duration;
 
 /// Longest piece of context shown inline; the rest is cut with a note.
 const MAX_SHOWN: usize = 8 * 1024;
@@ -75,11 +73,12 @@ pub fn context(ctx: &serde_json::Map<String, Value>) -> String {
 }
 
 pub fn time_left(a: &Approval, now: Timestamp) -> String {
-    let left = now.until(a.expires_at);
-    if left.is_zero() {
-        "expired".to_owned()
-    } else {
-        format_duration(Duration::from_secs(left.as_secs().max(1)))
+    let secs = now.until(a.expires_at).as_secs();
+    match secs {
+        0 => "expired".to_owned(),
+        1..120 => format!("{secs}s"),
+        120..7200 => format!("{}m", secs / 60),
+        _ => format!("{}h {}m", secs / 3600, (secs % 3600) / 60),
     }
 }
 
