@@ -242,6 +242,10 @@ fn pages(c: &mut Criterion) {
             "audit_filtered_ddl",
             "/ui/audit?action=sql.ddl&verdict=pending",
         ),
+        // Worst cases: no match at all, with an index (principal) and
+        // without one (verdict alone scans the whole log).
+        ("audit_no_match_indexed", "/ui/audit?principal=nobody"),
+        ("audit_no_match_scan", "/ui/audit?verdict=nothing"),
     ];
     let mut g = c.benchmark_group("console_pages_100k");
     for (name, path) in paths {
