@@ -3,7 +3,7 @@
 //! `Governor::vote`, so the rules are exactly the API's and a refusal is
 //! shown in the API's words.
 
-use super::render::{approval_href, context, state_badge, summary};
+use super::render::{approval_href, context, state_badge, summary_rows};
 use crate::Console;
 use crate::auth::Signed;
 use crate::html::{e, page};
@@ -60,11 +60,11 @@ fn render(signed: &Signed, a: &Approval, notice: Notice<'_>, reason: &str) -> St
             );
         }
     }
-    out.push_str("<section class=\"card\"><h2>Request</h2>");
-    out.push_str(&summary(a, now));
+    out.push_str("<section class=\"card\"><h2>Request</h2><dl class=\"facts\">");
+    out.push_str(&summary_rows(a, now));
     let _ = write!(
         out,
-        "<dl class=\"facts\"><dt>Approval</dt><dd><code>{}</code></dd>\
+        "<dt>Approval</dt><dd><code>{}</code></dd>\
          <dt>Request hash</dt><dd><code class=\"hash\">{}</code></dd>\
          <dt>Asked</dt><dd>{}</dd><dt>Expires</dt><dd>{}</dd>\
          <dt>Eligible groups</dt><dd>{}</dd><dt>Reason required</dt><dd>{}</dd></dl>",

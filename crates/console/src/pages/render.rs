@@ -95,6 +95,11 @@ pub fn state_badge(state: ApprovalState) -> String {
 
 /// The summary every approval shows: what, who, why, policy, votes, time.
 pub fn summary(a: &Approval, now: Timestamp) -> String {
+    format!("<dl class=\"facts\">{}</dl>", summary_rows(a, now))
+}
+
+/// [`summary`]'s rows alone, for pages that add rows of their own.
+pub fn summary_rows(a: &Approval, now: Timestamp) -> String {
     let t = tally(a);
     let r = &a.request;
     let owner = a
@@ -114,15 +119,13 @@ pub fn summary(a: &Approval, now: Timestamp) -> String {
         .map(|m| format!("<dt>Policy says</dt><dd>{}</dd>", e(m)))
         .unwrap_or_default();
     format!(
-        "<dl class=\"facts\">\
-         <dt>What</dt><dd><code>{action}</code> on <code>{rtype}::{rid}</code></dd>\
+        "<dt>What</dt><dd><code>{action}</code> on <code>{rtype}::{rid}</code></dd>\
          <dt>Environment</dt><dd><span class=\"badge env\">{env}</span></dd>\
          <dt>Who</dt><dd><strong>{who}</strong> ({kind}){owner}</dd>\
          <dt>Why</dt><dd>{why}</dd>\
          <dt>Policy</dt><dd><code>{policy}</code></dd>{message}\
          <dt>Votes</dt><dd>{n} of {quorum} approvals{denied}</dd>\
-         <dt>Time left</dt><dd>{left}</dd>\
-         </dl>",
+         <dt>Time left</dt><dd>{left}</dd>",
         action = e(&r.action),
         rtype = e(&r.resource.kind),
         rid = e(&r.resource.id),
