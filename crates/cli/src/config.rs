@@ -26,6 +26,8 @@ pub struct FileConfig {
     pub admin_group: Option<String>,
     /// The PostgreSQL proxy; absent: not started.
     pub postgres: Option<countersign_pgproxy::ProxySection>,
+    /// The web console; absent: served with defaults.
+    pub console: Option<countersign_console::ConsoleSection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +73,8 @@ pub struct Config {
     pub max_wait_secs: u64,
     pub checkpoint_interval_ms: u64,
     pub postgres: Option<countersign_pgproxy::ProxyConfig>,
+    /// `None`: the console is turned off (`[console] enabled = false`).
+    pub console: Option<countersign_console::ConsoleConfig>,
 }
 
 /// The data directory when none is given.
@@ -130,8 +134,14 @@ impl Config {
             .map(|p| p.validate(&data_dir))
             .transpose()
             .map_err(|e| anyhow::anyhow!("[postgres]: {e}"))?;
+        let console = fc
+            .console
+            .unwrap_or_default()
+            .validate()
+            .map_err(|e| anyhow::anyhow!("[console]: {e}"))?;
         Ok(Config {
             postgres,
+            console,
             listen,
             db_path: absolute(
                 &data_dir,
@@ -226,5 +236,13 @@ mod tests {
         assert!(toml::from_str::<FileConfig>("[server]\nlisten_on = \"x\"\n").is_err());
         let fc: FileConfig = toml::from_str("[server]\nlisten = \"nowhere\"\n").unwrap();
         assert!(Config::from_file(fc, PathBuf::from("/d"), None).is_err());
+        let fc: FileConfig =
+            toml::from_str("[console]\nsecure_cookie = true\n").unwrap_or_default();
+        assert!(fc.console.is_none(), "a misspelt console key is refused");
+        let fc: FileConfig = toml::from_str("[console]\nsession_idle_minutes = 0\n").unwrap();
+        assert!(Config::from_file(fc, PathBuf::from("/d"), None).is_err());
+        let fc: FileConfig = toml::from_str("[console]\nenabled = false\n").unwrap();
+        let c = Config::from_file(fc, PathBuf::from("/d"), None).unwrap();
+        assert!(c.console.is_none());
     }
 }

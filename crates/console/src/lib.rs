@@ -9,11 +9,13 @@
 
 mod assets;
 mod auth;
+mod config;
 mod html;
 mod pages;
 mod respond;
 mod session;
 
+pub use config::ConsoleSection;
 pub use session::{SessionLimits, Sessions};
 
 use axum::Router;

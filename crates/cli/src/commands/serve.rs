@@ -124,9 +124,10 @@ async fn serve(cfg: Config) -> Result<ExitCode> {
         "countersign serving"
     );
     // The web console shares the API's state and port (`/ui/...`).
-    let console =
-        countersign_console::router(state.clone(), countersign_console::ConsoleConfig::default());
-    let app = countersign_server::router(state).merge(console);
+    let mut app = countersign_server::router(state.clone());
+    if let Some(console) = cfg.console.clone() {
+        app = app.merge(countersign_console::router(state, console));
+    }
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

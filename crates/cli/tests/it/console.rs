@@ -553,3 +553,38 @@ async fn audit_explorer_verifies_receipts_and_exports_the_filtered_view() {
     assert_eq!(p.status, 400);
     assert!(p.body.contains("`since` must be a time"));
 }
+
+#[tokio::test]
+async fn console_section_sets_secure_cookies_or_turns_the_console_off() {
+    let mut s = Server::start();
+    let sam = s.principal("sam", "user", &["reviewer"], None).await;
+    let cfg = s.data_dir().join("countersign.toml");
+    let original = std::fs::read_to_string(&cfg).unwrap();
+
+    s.stop();
+    std::fs::write(
+        &cfg,
+        format!("{original}\n[console]\nsecure_cookies = true\n"),
+    )
+    .unwrap();
+    s.spawn();
+    let mut web = Web::new(&s.url);
+    let p = web.sign_in(&sam).await;
+    assert_eq!(p.status, 303);
+    assert!(
+        p.set_cookies()
+            .iter()
+            .any(|c| c.starts_with("cs_session=") && c.ends_with("; Secure")),
+        "{:?}",
+        p.set_cookies()
+    );
+
+    s.stop();
+    std::fs::write(&cfg, format!("{original}\n[console]\nenabled = false\n")).unwrap();
+    s.spawn();
+    let mut web = Web::new(&s.url);
+    assert_eq!(web.get("/ui/login").await.status, 404);
+    assert_eq!(web.get("/").await.status, 404);
+    let (st, _) = s.client(&sam).get("/v1/whoami").await;
+    assert_eq!(st, 200, "the API still serves");
+}
