@@ -552,6 +552,11 @@ async fn audit_explorer_verifies_receipts_and_exports_the_filtered_view() {
     let p = web.get("/ui/audit?since=yesterday").await;
     assert_eq!(p.status, 400);
     assert!(p.body.contains("`since` must be a time"));
+    let p = web
+        .get(&format!("/ui/audit?principal={}", "a".repeat(201)))
+        .await;
+    assert_eq!(p.status, 400);
+    assert!(p.body.contains("at most 200 bytes"));
 }
 
 #[tokio::test]

@@ -38,10 +38,13 @@ pub struct AuditQuery {
     start: Option<u64>,
 }
 
+/// Longest filter value accepted (names and actions are short).
+const MAX_FILTER: usize = 200;
+
 fn nonempty(v: &Option<String>) -> Option<String> {
     v.as_deref()
         .map(str::trim)
-        .filter(|s| !s.is_empty() && s.len() <= 200)
+        .filter(|s| !s.is_empty())
         .map(str::to_owned)
 }
 
@@ -63,6 +66,17 @@ fn time(name: &str, v: &Option<String>) -> Result<Option<Timestamp>, ApiError> {
 
 impl AuditQuery {
     fn filter(&self, start: u64, limit: usize) -> Result<AuditFilter, ApiError> {
+        // Refused, not cut: a silently shortened filter would show the wrong entries.
+        if self
+            .values()
+            .iter()
+            .any(|(_, v)| v.as_ref().is_some_and(|v| v.len() > MAX_FILTER))
+        {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("filter values are at most {MAX_FILTER} bytes"),
+            ));
+        }
         Ok(AuditFilter {
             start,
             limit,
@@ -76,24 +90,8 @@ impl AuditQuery {
         })
     }
 
-    fn is_filtered(&self) -> bool {
+    fn values(&self) -> [(&'static str, &Option<String>); 7] {
         [
-            &self.principal,
-            &self.action,
-            &self.environment,
-            &self.verdict,
-            &self.kind,
-            &self.since,
-            &self.until,
-        ]
-        .iter()
-        .any(|v| nonempty(v).is_some())
-    }
-
-    /// The filters as a query string (for export and paging links).
-    fn query_string(&self) -> String {
-        let mut q = String::new();
-        for (k, v) in [
             ("principal", &self.principal),
             ("action", &self.action),
             ("environment", &self.environment),
@@ -101,7 +99,17 @@ impl AuditQuery {
             ("type", &self.kind),
             ("since", &self.since),
             ("until", &self.until),
-        ] {
+        ]
+    }
+
+    fn is_filtered(&self) -> bool {
+        self.values().iter().any(|(_, v)| nonempty(v).is_some())
+    }
+
+    /// The filters as a query string (for export and paging links).
+    fn query_string(&self) -> String {
+        let mut q = String::new();
+        for (k, v) in self.values() {
             if let Some(v) = nonempty(v) {
                 let _ = write!(
                     q,
