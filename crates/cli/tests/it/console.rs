@@ -500,6 +500,20 @@ async fn hostile_values_are_escaped_everywhere() {
             .contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;")
     );
     assert!(p.body.contains("because &quot;&lt;script&gt;"));
+    // Principal names cannot hold markup; token labels can.
+    let (st, _) = s
+        .admin()
+        .post("/v1/tokens", json!({"principal": "sam", "label": evil}))
+        .await;
+    assert_eq!(st, 201);
+    let mut admin = Web::new(&s.url);
+    assert_eq!(admin.sign_in(&s.admin_token).await.status, 303);
+    let p = admin.get("/ui/principals").await;
+    assert!(!p.body.contains("<script>alert"), "{}", p.body);
+    assert!(
+        p.body
+            .contains("<td>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;</td>")
+    );
     // The filter value is echoed into the form escaped.
     let p = web
         .get(&format!("/ui/audit?principal={}", urlencode(evil)))
