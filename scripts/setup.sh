@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Countersign needs on Debian 12, as root
 # (or with sudo): libclang for pg_query's bindgen, PostgreSQL and psql for
-# the PostgreSQL proxy's tests. Idempotent; fast when all is present.
+# the PostgreSQL proxy's tests, Chromium and chromedriver for the console's
+# browser test. Idempotent; fast when all is present.
 set -euo pipefail
 need=()
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev clang)
@@ -9,6 +10,9 @@ command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 ls /etc/postgresql >/dev/null 2>&1 || need+=(postgresql)
 # The HTTP gateway's tests drive it with curl.
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# The web console's browser test drives Debian's Chromium through chromedriver.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   echo "installing: ${need[*]}"

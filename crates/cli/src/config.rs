@@ -30,6 +30,8 @@ pub struct FileConfig {
     pub notify: Option<countersign_notify::NotifySection>,
     /// The HTTP gateway; absent: not started.
     pub http_gateway: Option<countersign_httpgw::GatewaySection>,
+    /// The web console; absent: served with defaults.
+    pub console: Option<countersign_console::ConsoleSection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,6 +79,8 @@ pub struct Config {
     pub postgres: Option<countersign_pgproxy::ProxyConfig>,
     pub notify: Option<countersign_notify::NotifyConfig>,
     pub http_gateway: Option<countersign_httpgw::GatewayConfig>,
+    /// `None`: the console is turned off (`[console] enabled = false`).
+    pub console: Option<countersign_console::ConsoleConfig>,
 }
 
 /// The data directory when none is given.
@@ -146,10 +150,16 @@ impl Config {
             .map(|h| h.validate(&data_dir))
             .transpose()
             .map_err(|e| anyhow::anyhow!("[http_gateway]: {e}"))?;
+        let console = fc
+            .console
+            .unwrap_or_default()
+            .validate()
+            .map_err(|e| anyhow::anyhow!("[console]: {e}"))?;
         Ok(Config {
             postgres,
             notify,
             http_gateway,
+            console,
             listen,
             db_path: absolute(
                 &data_dir,
@@ -244,5 +254,13 @@ mod tests {
         assert!(toml::from_str::<FileConfig>("[server]\nlisten_on = \"x\"\n").is_err());
         let fc: FileConfig = toml::from_str("[server]\nlisten = \"nowhere\"\n").unwrap();
         assert!(Config::from_file(fc, PathBuf::from("/d"), None).is_err());
+        let fc: FileConfig =
+            toml::from_str("[console]\nsecure_cookie = true\n").unwrap_or_default();
+        assert!(fc.console.is_none(), "a misspelt console key is refused");
+        let fc: FileConfig = toml::from_str("[console]\nsession_idle_minutes = 0\n").unwrap();
+        assert!(Config::from_file(fc, PathBuf::from("/d"), None).is_err());
+        let fc: FileConfig = toml::from_str("[console]\nenabled = false\n").unwrap();
+        let c = Config::from_file(fc, PathBuf::from("/d"), None).unwrap();
+        assert!(c.console.is_none());
     }
 }

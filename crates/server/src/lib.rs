@@ -13,6 +13,9 @@ mod tasks;
 mod views;
 
 pub use error::ApiError;
+/// Request ids for other HTTP fronts mounted beside the API (the console),
+/// so their log lines and audit entries carry ids the same way.
+pub use request_id::{current as current_request_id, middleware as request_id_middleware};
 pub use tasks::{BackgroundConfig, spawn_background};
 
 use axum::Router;

@@ -48,6 +48,14 @@ key = "keys/audit.key"
 origin = "countersign.local/audit"
 # How often a new checkpoint is signed when the log has grown.
 checkpoint_interval_ms = 1000
+
+# The web console is served at /ui/ on the API's address (sign in with a
+# token). Uncomment to change it:
+# [console]
+# secure_cookies = true      # when reached over HTTPS through a TLS proxy
+# session_idle_minutes = 30
+# session_max_hours = 12
+# enabled = false            # serve the API only
 "#;
 
 pub async fn run(args: InitArgs) -> Result<ExitCode> {
@@ -70,6 +78,13 @@ pub fn print_first_admin(admin: &str, token: &str, cfg: &Config) -> Result<()> {
     println!("    {token}");
     println!();
     println!("Audit log verifier key (publish it): {verifier}");
+    if cfg.console.is_some() {
+        println!();
+        println!(
+            "Web console: http://{}/ui/ (sign in with a token)",
+            cfg.listen
+        );
+    }
     Ok(())
 }
 

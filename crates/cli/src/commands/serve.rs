@@ -144,7 +144,11 @@ async fn serve(cfg: Config) -> Result<ExitCode> {
         policy_hash = %governor.policy_hash(),
         "countersign serving"
     );
-    let mut app = countersign_server::router(state);
+    // The web console shares the API's state and port (`/ui/...`).
+    let mut app = countersign_server::router(state.clone());
+    if let Some(console) = cfg.console.clone() {
+        app = app.merge(countersign_console::router(state, console));
+    }
     if let Some(n) = &notifier {
         app = app.merge(n.router());
     }

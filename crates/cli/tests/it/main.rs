@@ -18,5 +18,7 @@ mod audit_verify;
 mod cli_policy;
 mod cli_run;
 mod common;
+mod console;
+mod console_browser;
 mod http_gateway;
 mod notify;

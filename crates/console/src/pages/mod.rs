@@ -1,0 +1,8 @@
+//! One module per page (or family of pages).
+
+pub mod approval;
+pub mod approvals;
+pub mod audit;
+pub mod directory;
+pub mod login;
+pub mod render;
