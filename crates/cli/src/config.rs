@@ -26,6 +26,8 @@ pub struct FileConfig {
     pub admin_group: Option<String>,
     /// The PostgreSQL proxy; absent: not started.
     pub postgres: Option<countersign_pgproxy::ProxySection>,
+    /// The MCP gateway at `/mcp`; absent: not mounted.
+    pub mcp: Option<countersign_mcp::McpSection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +73,7 @@ pub struct Config {
     pub max_wait_secs: u64,
     pub checkpoint_interval_ms: u64,
     pub postgres: Option<countersign_pgproxy::ProxyConfig>,
+    pub mcp: Option<countersign_mcp::McpConfig>,
 }
 
 /// The data directory when none is given.
@@ -130,8 +133,14 @@ impl Config {
             .map(|p| p.validate(&data_dir))
             .transpose()
             .map_err(|e| anyhow::anyhow!("[postgres]: {e}"))?;
+        let mcp = fc
+            .mcp
+            .map(|m| m.validate(&data_dir))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("[mcp]: {e}"))?;
         Ok(Config {
             postgres,
+            mcp,
             listen,
             db_path: absolute(
                 &data_dir,

@@ -123,7 +123,13 @@ async fn serve(cfg: Config) -> Result<ExitCode> {
         policy_hash = %governor.policy_hash(),
         "countersign serving"
     );
-    let app = countersign_server::router(state);
+    let mut app = countersign_server::router(state);
+    if let Some(mcp_cfg) = cfg.mcp.clone() {
+        let upstreams = mcp_cfg.upstreams.len();
+        let gw = countersign_mcp::Gateway::start(governor.clone(), mcp_cfg)?;
+        tracing::info!(upstreams, "mcp gateway mounted at /mcp");
+        app = app.merge(countersign_mcp::router(gw));
+    }
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -485,6 +485,7 @@ fn report(s: &Session, r: Run, status: &str) {
         rows_affected: r.rows,
         error: r.error.map(|e| crate::session::truncate(&e, 1000)),
         duration_ms: Some(u64::try_from(r.started.elapsed().as_millis()).unwrap_or(u64::MAX)),
+        bytes: None,
     };
     let report = crate::outcomes::Report {
         principal: Arc::clone(&s.principal),
