@@ -13,3 +13,18 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+# The MCP gateway's tests drive it with the official Python MCP SDK, from a
+# venv of the project's own (never a system-wide pip install).
+here="$(cd "$(dirname "$0")/.." && pwd)"
+py="$here/target/py"
+if ! "$py/bin/python" -c "import mcp" >/dev/null 2>&1; then
+  if ! python3 -m venv --help >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+  fi
+  echo "installing the Python MCP SDK into $py"
+  python3 -m venv "$py"
+  "$py/bin/pip" install -q "mcp==1.30.0"
+fi
