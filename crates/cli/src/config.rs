@@ -231,6 +231,22 @@ mod tests {
     }
 
     #[test]
+    fn mcp_section_is_validated() {
+        let fc: FileConfig = toml::from_str(
+            "[mcp]\npin = \"admin\"\n[[mcp.upstreams]]\nname = \"files\"\nenvironment = \"dev\"\ncommand = \"files-mcp\"\n",
+        )
+        .unwrap();
+        let c = Config::from_file(fc, PathBuf::from("/d"), None).unwrap();
+        let m = c.mcp.unwrap();
+        assert_eq!(m.upstreams.len(), 1);
+        assert_eq!(m.pins_file, PathBuf::from("/d/mcp-pins.json"));
+        let fc: FileConfig =
+            toml::from_str("[[mcp.upstreams]]\nname = \"files\"\nenvironment = \"dev\"\n").unwrap();
+        let e = Config::from_file(fc, PathBuf::from("/d"), None).unwrap_err();
+        assert!(e.to_string().contains("[mcp]"), "{e}");
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_refused() {
         assert!(toml::from_str::<FileConfig>("[server]\nlisten_on = \"x\"\n").is_err());
         let fc: FileConfig = toml::from_str("[server]\nlisten = \"nowhere\"\n").unwrap();

@@ -18,3 +18,4 @@ mod audit_verify;
 mod cli_policy;
 mod cli_run;
 mod common;
+mod mcp_serve;
