@@ -23,9 +23,11 @@ async fn session(http: &reqwest::Client, t: &Target) -> String {
         .post(&t.url)
         .header("authorization", &t.auth)
         .header("accept", "application/json, text/event-stream")
-        .json(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
             "protocolVersion": "2025-06-18", "capabilities": {},
-            "clientInfo": {"name": "bench", "version": "1"}}}))
+            "clientInfo": {"name": "bench", "version": "1"}}}),
+        )
         .send()
         .await
         .unwrap();
@@ -63,7 +65,9 @@ async fn call(http: &reqwest::Client, t: &Target, sid: &str, id: u64) {
     let mut buf = Vec::new();
     while let Some(c) = r.chunk().await.unwrap() {
         buf.extend_from_slice(&c);
-        if buf.windows(9).any(|w| w == b"\"result\":") && (buf.ends_with(b"\n\n") || buf.ends_with(b"}")) {
+        if buf.windows(9).any(|w| w == b"\"result\":")
+            && (buf.ends_with(b"\n\n") || buf.ends_with(b"}"))
+        {
             break;
         }
     }
@@ -86,7 +90,10 @@ struct Run {
 }
 
 async fn run(t: &Target, sessions: usize, secs: u64) -> Run {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
     let mut sids = Vec::new();
     for _ in 0..sessions {
         sids.push(session(&http, t).await);
@@ -100,7 +107,11 @@ async fn run(t: &Target, sessions: usize, secs: u64) -> Run {
     let mut tasks = Vec::new();
     for sid in sids {
         let http = http.clone();
-        let t = Target { url: t.url.clone(), auth: t.auth.clone(), tool: t.tool.clone() };
+        let t = Target {
+            url: t.url.clone(),
+            auth: t.auth.clone(),
+            tool: t.tool.clone(),
+        };
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut id = 1000;
@@ -120,7 +131,12 @@ async fn run(t: &Target, sessions: usize, secs: u64) -> Run {
     let secs = started.elapsed().as_secs_f64();
     all.sort();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
-    Run { calls: all.len(), secs, p50: pct(0.50), p99: pct(0.99) }
+    Run {
+        calls: all.len(),
+        secs,
+        p50: pct(0.50),
+        p99: pct(0.99),
+    }
 }
 
 fn us(d: Duration) -> f64 {
@@ -133,7 +149,11 @@ async fn main() {
     if let Some(i) = args.iter().position(|a| a == "--idle") {
         // Opens N sessions on the gateway and keeps them idle until stdin closes.
         let n: usize = args[i + 1].parse().unwrap();
-        let t = Target { url: args[1].clone(), auth: format!("Bearer {}", args[2]), tool: String::new() };
+        let t = Target {
+            url: args[1].clone(),
+            auth: format!("Bearer {}", args[2]),
+            tool: String::new(),
+        };
         let http = reqwest::Client::new();
         for _ in 0..n {
             session(&http, &t).await;
@@ -143,10 +163,20 @@ async fn main() {
         let _ = std::io::stdin().read_line(&mut s);
         return;
     }
-    let direct = Target { url: args[1].clone(), auth: "Bearer upstream-secret".into(), tool: "echo".into() };
-    let gateway = Target { url: args[2].clone(), auth: format!("Bearer {}", args[3]), tool: "remote.echo".into() };
+    let direct = Target {
+        url: args[1].clone(),
+        auth: "Bearer upstream-secret".into(),
+        tool: "echo".into(),
+    };
+    let gateway = Target {
+        url: args[2].clone(),
+        auth: format!("Bearer {}", args[3]),
+        tool: "remote.echo".into(),
+    };
     let secs: u64 = args[4].parse().unwrap();
-    println!("| sessions | direct calls/s | gateway calls/s | ratio | direct p50 | gateway p50 | added p50 | direct p99 | gateway p99 | added p99 |");
+    println!(
+        "| sessions | direct calls/s | gateway calls/s | ratio | direct p50 | gateway p50 | added p50 | direct p99 | gateway p99 | added p99 |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in &args[5..] {
         let n: usize = n.parse().unwrap();
@@ -156,8 +186,12 @@ async fn main() {
         println!(
             "| {n} | {dr:.0} | {gr:.0} | {:.2}× | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs |",
             gr / dr,
-            us(d.p50), us(g.p50), us(g.p50) - us(d.p50),
-            us(d.p99), us(g.p99), us(g.p99) - us(d.p99),
+            us(d.p50),
+            us(g.p50),
+            us(g.p50) - us(d.p50),
+            us(d.p99),
+            us(g.p99),
+            us(g.p99) - us(d.p99),
         );
     }
 }

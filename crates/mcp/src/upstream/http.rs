@@ -97,7 +97,10 @@ impl Http {
             .get(SESSION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        match self.read_response(resp, id, &never).await {
+        match self
+            .read_response(resp, id, session.as_deref(), &never)
+            .await
+        {
             Ok(r) if r.contains_key("result") => {}
             Ok(r) => {
                 return Err(self.err(format!(
@@ -164,7 +167,7 @@ impl Http {
             _ = cancel.cancelled() => return Err(Failure::Other(McpError::Cancelled)),
         };
         let r = tokio::select! {
-            r = self.read_response(sent, id, cancel) => r,
+            r = self.read_response(sent, id, session, cancel) => r,
             _ = tokio::time::sleep(self.shared.call_timeout) => Err(Failure::Other(self.err(format!(
                 "did not answer within {}s; the call was abandoned",
                 self.shared.call_timeout.as_secs()
@@ -190,6 +193,7 @@ impl Http {
         &self,
         mut resp: reqwest::Response,
         id: u64,
+        session: Option<&str>,
         cancel: &CancellationToken,
     ) -> Result<Map<String, Value>, Failure> {
         let status = resp.status();
@@ -231,7 +235,7 @@ impl Http {
                 let line = line.strip_suffix(b"\r").unwrap_or(line);
                 if line.is_empty() {
                     if !data.is_empty() {
-                        if let Some(r) = self.event(&data, id) {
+                        if let Some(r) = self.event(&data, id, session) {
                             return r;
                         }
                         data.clear();
@@ -252,7 +256,7 @@ impl Http {
         }
         if sse {
             if !data.is_empty()
-                && let Some(r) = self.event(&data, id)
+                && let Some(r) = self.event(&data, id, session)
             {
                 return r;
             }
@@ -270,7 +274,12 @@ impl Http {
     }
 
     /// One SSE event: the response (returned), or something else (handled).
-    fn event(&self, data: &[u8], id: u64) -> Option<Result<Map<String, Value>, Failure>> {
+    fn event(
+        &self,
+        data: &[u8],
+        id: u64,
+        session: Option<&str>,
+    ) -> Option<Result<Map<String, Value>, Failure>> {
         let msg: Value = serde_json::from_slice(data).ok()?;
         if response_id(&msg) == Some(id) {
             return Some(into_response(msg, &self.shared.name).map_err(Failure::Other));
@@ -279,9 +288,13 @@ impl Http {
             // Answered on a POST of its own, as the transport requires.
             let this = self.client.clone();
             let url = self.url.clone();
+            let session = session.map(str::to_owned);
             tokio::spawn(async move {
-                let _ = this
-                    .post(url)
+                let mut req = this.post(url);
+                if let Some(s) = session {
+                    req = req.header(SESSION, s);
+                }
+                let _ = req
                     .header(CONTENT_TYPE, "application/json")
                     .header(ACCEPT, "application/json, text/event-stream")
                     .body(serde_json::to_vec(&reply).unwrap_or_default())

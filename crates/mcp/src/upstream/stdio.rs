@@ -31,10 +31,15 @@ struct Conn {
     waiters: Waiters,
 }
 
+/// How long a call waits for a (re)starting process before failing.
+const READY_WAIT: Duration = Duration::from_secs(5);
+
 #[derive(Debug)]
 pub struct Stdio {
     shared: Arc<Shared>,
     live: Mutex<Option<Arc<Conn>>>,
+    /// Bumped whenever a process becomes ready.
+    ready: tokio::sync::watch::Sender<u64>,
 }
 
 impl Stdio {
@@ -47,6 +52,7 @@ impl Stdio {
         let s = Arc::new(Stdio {
             shared,
             live: Mutex::new(None),
+            ready: tokio::sync::watch::Sender::new(0),
         });
         tokio::spawn(supervise(Arc::clone(&s), command, args, env));
         s
@@ -57,9 +63,31 @@ impl Stdio {
     }
 
     fn set(&self, c: Option<Arc<Conn>>) {
+        let up = c.is_some();
         if let Ok(mut g) = self.live.lock() {
             *g = c;
         }
+        if up {
+            self.ready.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// The running process, waiting briefly for one that is starting.
+    async fn wait_conn(&self) -> Option<Arc<Conn>> {
+        let mut rx = self.ready.subscribe();
+        if let Some(c) = self.conn() {
+            return Some(c);
+        }
+        let wait = READY_WAIT.min(self.shared.call_timeout);
+        let _ = tokio::time::timeout(wait, async {
+            while self.conn().is_none() {
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        self.conn()
     }
 
     pub async fn request(
@@ -69,7 +97,7 @@ impl Stdio {
         cancel: &CancellationToken,
     ) -> Result<Map<String, Value>, McpError> {
         let name = &self.shared.name;
-        let conn = self.conn().ok_or_else(|| {
+        let conn = self.wait_conn().await.ok_or_else(|| {
             McpError::upstream(
                 name,
                 "is not running (starting or restarting after a crash)",
