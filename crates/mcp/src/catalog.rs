@@ -60,6 +60,10 @@ pub struct Catalog {
     pub pins: Pins,
     tools: RwLock<(Tools, Option<Instant>)>,
     refresh: tokio::sync::Mutex<()>,
+    /// Resource URIs (and template prefixes) → their upstream, from the
+    /// last listings, to route `resources/read`.
+    resources: RwLock<HashMap<String, Vec<Arc<Upstream>>>>,
+    templates: RwLock<Vec<(String, Arc<Upstream>)>>,
 }
 
 impl Catalog {
@@ -76,6 +80,8 @@ impl Catalog {
             pins,
             tools: RwLock::new((Arc::new(HashMap::new()), None)),
             refresh: tokio::sync::Mutex::new(()),
+            resources: RwLock::new(HashMap::new()),
+            templates: RwLock::new(Vec::new()),
         }
     }
 
@@ -171,6 +177,87 @@ impl Catalog {
         out
     }
 
+    /// `server<sep>name` → the upstream and the upstream's own name.
+    pub fn split_name(&self, exposed: &str) -> Option<(Arc<Upstream>, String)> {
+        let (server, name) = exposed.split_once(&self.separator)?;
+        let u = self.upstreams.iter().find(|u| u.name == server)?;
+        Some((Arc::clone(u), name.to_owned()))
+    }
+
+    /// Every upstream's items of a list method (`prompts/list`,
+    /// `resources/list`, `resources/templates/list`), with their upstream.
+    /// Upstreams that do not offer the method are skipped.
+    pub async fn list(&self, method: &str, key: &str) -> Vec<(Arc<Upstream>, Value)> {
+        let lists = futures_util::future::join_all(
+            self.upstreams.iter().map(|u| list_items(u, method, key)),
+        )
+        .await;
+        let mut out = Vec::new();
+        for (u, items) in self.upstreams.iter().zip(lists) {
+            match items {
+                Ok(items) => out.extend(items.into_iter().map(|i| (Arc::clone(u), i))),
+                Err(e) => {
+                    tracing::debug!(upstream = %u.name, %method, error = %e, "mcp: list skipped")
+                }
+            }
+        }
+        match key {
+            "resources" => {
+                let mut m: HashMap<String, Vec<Arc<Upstream>>> = HashMap::new();
+                for (u, r) in &out {
+                    if let Some(uri) = r.get("uri").and_then(Value::as_str) {
+                        m.entry(uri.to_owned()).or_default().push(Arc::clone(u));
+                    }
+                }
+                if let Ok(mut w) = self.resources.write() {
+                    *w = m;
+                }
+            }
+            "resourceTemplates" => {
+                let t = out
+                    .iter()
+                    .filter_map(|(u, r)| {
+                        let tpl = r.get("uriTemplate")?.as_str()?;
+                        let prefix = tpl.split('{').next().unwrap_or(tpl);
+                        (!prefix.is_empty()).then(|| (prefix.to_owned(), Arc::clone(u)))
+                    })
+                    .collect();
+                if let Ok(mut w) = self.templates.write() {
+                    *w = t;
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// The upstreams that offer `uri`, in configuration order.
+    fn owners_of(&self, uri: &str) -> Vec<Arc<Upstream>> {
+        if let Some(us) = self.resources.read().ok().and_then(|m| m.get(uri).cloned()) {
+            return us;
+        }
+        let Ok(t) = self.templates.read() else {
+            return Vec::new();
+        };
+        t.iter()
+            .filter(|(p, _)| uri.starts_with(p.as_str()))
+            .max_by_key(|(p, _)| p.len())
+            .map(|(_, u)| vec![Arc::clone(u)])
+            .unwrap_or_default()
+    }
+
+    /// The upstreams that listed `uri` (re-listing once when unknown).
+    pub async fn resource_owners(&self, uri: &str) -> Vec<Arc<Upstream>> {
+        let found = self.owners_of(uri);
+        if !found.is_empty() {
+            return found;
+        }
+        self.list("resources/list", "resources").await;
+        self.list("resources/templates/list", "resourceTemplates")
+            .await;
+        self.owners_of(uri)
+    }
+
     /// The pin state of `t`; in `first-use` mode an unpinned tool is pinned
     /// now, as it is.
     pub async fn pin_state(&self, t: &ToolEntry) -> PinState {
@@ -196,6 +283,10 @@ impl Catalog {
 }
 
 async fn list_one(u: &Upstream) -> Result<Vec<Value>, McpError> {
+    list_items(u, "tools/list", "tools").await
+}
+
+async fn list_items(u: &Upstream, method: &str, key: &str) -> Result<Vec<Value>, McpError> {
     let never = CancellationToken::new();
     let mut out = Vec::new();
     let mut cursor: Option<Value> = None;
@@ -205,23 +296,23 @@ async fn list_one(u: &Upstream) -> Result<Vec<Value>, McpError> {
             m.insert("cursor".into(), c);
             Value::Object(m)
         });
-        let resp = u.request("tools/list", params, None, &never).await?;
+        let resp = u.request(method, params, None, &never).await?;
         let result = resp.get("result").ok_or_else(|| {
             McpError::upstream(
                 &u.name,
                 format!(
-                    "refused tools/list: {}",
+                    "refused {method}: {}",
                     resp.get("error").map(Value::to_string).unwrap_or_default()
                 ),
             )
         })?;
-        if let Some(tools) = result.get("tools").and_then(Value::as_array) {
+        if let Some(tools) = result.get(key).and_then(Value::as_array) {
             out.extend(tools.iter().filter(|t| t.is_object()).cloned());
         }
         if out.len() > MAX_TOOLS {
             return Err(McpError::upstream(
                 &u.name,
-                format!("lists more than {MAX_TOOLS} tools"),
+                format!("lists more than {MAX_TOOLS} items"),
             ));
         }
         match result.get("nextCursor") {

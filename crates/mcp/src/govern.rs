@@ -7,7 +7,7 @@ use crate::catalog::{PinState, ToolEntry, canonical};
 use crate::error::McpError;
 use crate::gateway::Gateway;
 use crate::outcomes::Report;
-use crate::upstream::Sink;
+use crate::upstream::{Sink, Upstream};
 use countersign_core::approval::ApprovalState;
 use countersign_core::governor::DecisionInput;
 use countersign_core::policy::{EntityRef, PolicyDecision, Query};
@@ -52,10 +52,14 @@ fn tool_error(text: String, meta: Value) -> Reply {
 /// `context.mcp` for a call: the arguments as canonical JSON text, their
 /// top-level names, and `name=value` pairs (strings unquoted) so policies
 /// can look inside without Cedar knowing the tool's schema.
-pub fn context(t: &ToolEntry, arguments: Option<&Map<String, Value>>) -> Map<String, Value> {
+pub fn context(
+    server: &str,
+    tool: &str,
+    arguments: Option<&Map<String, Value>>,
+) -> Map<String, Value> {
     let mut facts = Map::new();
-    facts.insert("server".into(), Value::String(t.upstream.name.clone()));
-    facts.insert("tool".into(), Value::String(t.original.clone()));
+    facts.insert("server".into(), Value::String(server.to_owned()));
+    facts.insert("tool".into(), Value::String(tool.to_owned()));
     if let Some(args) = arguments {
         let mut text = String::new();
         canonical(&Value::Object(args.clone()), &mut text);
@@ -85,25 +89,47 @@ pub fn context(t: &ToolEntry, arguments: Option<&Map<String, Value>>) -> Map<Str
 /// Whether `who` may call `t` or ask for approval to (no audit: this only
 /// decides what a listing shows; every call is decided and audited).
 pub fn listable(gw: &Gateway, who: &Principal, t: &ToolEntry) -> bool {
+    may_request(gw, who, &t.upstream, &t.exposed, &t.original)
+}
+
+/// Whether policy could let `who` do `tool` on `upstream` (resource
+/// `Tool::"id"`), now or after an approval, judged without arguments.
+pub fn may_request(
+    gw: &Gateway,
+    who: &Principal,
+    upstream: &Upstream,
+    id: &str,
+    tool: &str,
+) -> bool {
     let snap = gw.governor.snapshot();
-    let ctx = context(t, None);
+    let ctx = context(&upstream.name, tool, None);
     let q = Query {
         principal: EntityRef {
             kind: who.kind.as_str(),
             id: &who.name,
         },
         action: ACTION,
-        resource: EntityRef {
-            kind: "Tool",
-            id: &t.exposed,
-        },
-        environment: &t.upstream.environment,
+        resource: EntityRef { kind: "Tool", id },
+        environment: &upstream.environment,
         context: &ctx,
     };
     matches!(
         snap.policies.decide(&q, None, &snap.directory),
         Ok(PolicyDecision::Allow { .. } | PolicyDecision::ApprovalRequired { .. })
     )
+}
+
+/// What a governed request is about and where it goes.
+#[derive(Debug)]
+struct Target {
+    upstream: Arc<Upstream>,
+    /// The `Tool` resource id: `server.tool`, or `server.prompts/get` and
+    /// `server.resources/read` for reads (MCP tool names cannot hold `/`).
+    id: String,
+    /// `context.mcp.tool`.
+    tool: String,
+    /// The method sent upstream.
+    method: &'static str,
 }
 
 /// One held or forwarded call's inputs.
@@ -115,6 +141,9 @@ pub struct Call<'a> {
     pub sink: &'a Sink,
     pub cancel: &'a CancellationToken,
     pub request_id: &'a str,
+    /// A governed read (prompts/get, resources/read): refusals are
+    /// JSON-RPC errors rather than tool results.
+    pub read: bool,
 }
 
 impl Call<'_> {
@@ -151,14 +180,106 @@ impl Call<'_> {
                 );
             }
         }
+        let target = Target {
+            upstream: Arc::clone(&tool.upstream),
+            id: tool.exposed.clone(),
+            tool: tool.original.clone(),
+            method: "tools/call",
+        };
+        let mut fwd = self.params.clone();
+        fwd.insert("name".into(), Value::String(tool.original.clone()));
+        self.govern(&target, arguments.as_ref(), fwd).await
+    }
+
+    /// `prompts/get`: the prompt is named `server.prompt`.
+    pub async fn prompt(self) -> Reply {
+        let Some(name) = self
+            .params
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            return error(-32602, "prompts/get needs `params.name`, a string");
+        };
+        let Some((upstream, original)) = self.gw.catalog.split_name(&name) else {
+            return error(-32602, format!("unknown prompt `{name}`"));
+        };
+        let mut args = Map::new();
+        args.insert("name".into(), Value::String(original.clone()));
+        if let Some(a) = self.params.get("arguments") {
+            args.insert("arguments".into(), a.clone());
+        }
+        let target = Target {
+            id: format!("{}.prompts/get", upstream.name),
+            upstream,
+            tool: "prompts/get".into(),
+            method: "prompts/get",
+        };
+        let mut fwd = self.params.clone();
+        fwd.insert("name".into(), Value::String(original));
+        self.govern(&target, Some(&args), fwd).await
+    }
+
+    /// `resources/read`: routed by the URI's owner in the last listing.
+    pub async fn resource(self) -> Reply {
+        let Some(uri) = self
+            .params
+            .get("uri")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            return error(-32602, "resources/read needs `params.uri`, a string");
+        };
+        // Several upstreams may offer the same URI: the first (in
+        // configuration order) whose reads this principal may request.
+        let owners = self.gw.catalog.resource_owners(&uri).await;
+        let upstream = owners
+            .iter()
+            .find(|u| {
+                may_request(
+                    self.gw,
+                    self.who,
+                    u,
+                    &format!("{}.resources/read", u.name),
+                    "resources/read",
+                )
+            })
+            .or_else(|| owners.first())
+            .cloned();
+        let Some(upstream) = upstream else {
+            return error(
+                -32002,
+                format!("unknown resource `{}`", truncate(&uri, 200)),
+            );
+        };
+        let mut args = Map::new();
+        args.insert("uri".into(), Value::String(uri));
+        let target = Target {
+            id: format!("{}.resources/read", upstream.name),
+            upstream,
+            tool: "resources/read".into(),
+            method: "resources/read",
+        };
+        let fwd = self.params.clone();
+        self.govern(&target, Some(&args), fwd).await
+    }
+
+    /// Decide, then refuse, hold or forward.
+    async fn govern(
+        &self,
+        t: &Target,
+        arguments: Option<&Map<String, Value>>,
+        fwd: Map<String, Value>,
+    ) -> Reply {
+        let name = &t.id;
         let input = DecisionInput {
             action: ACTION.into(),
             resource: ResourceRef {
                 kind: "Tool".into(),
-                id: tool.exposed.clone(),
+                id: t.id.clone(),
             },
-            environment: tool.upstream.environment.clone(),
-            context: context(&tool, arguments.as_ref()),
+            environment: t.upstream.environment.clone(),
+            context: context(&t.upstream.name, &t.tool, arguments),
             reason: None,
             approval_id: None,
         };
@@ -168,13 +289,47 @@ impl Call<'_> {
         };
         let decision = match decision.verdict {
             Verdict::Allow => decision,
-            Verdict::Deny => return denied(&name, &decision),
-            Verdict::Pending => match self.hold(&name, decision, &input).await {
+            Verdict::Deny => return self.denied(name, &decision),
+            Verdict::Pending => match self.hold(name, decision, &input).await {
                 Ok(d) => d,
                 Err(r) => return r,
             },
         };
-        self.forward(&tool, decision).await
+        self.forward(t, fwd, decision).await
+    }
+
+    /// A refusal the agent can read: a tool result for calls, a JSON-RPC
+    /// error (with the same facts in `data`) for reads.
+    fn refuse(&self, text: String, meta: Value) -> Reply {
+        if self.read {
+            let mut m = Map::new();
+            m.insert(
+                "error".into(),
+                json!({"code": -32003, "message": text, "data": meta}),
+            );
+            m
+        } else {
+            tool_error(text, meta)
+        }
+    }
+
+    fn denied(&self, name: &str, d: &Decision) -> Reply {
+        let reason = d
+            .reason
+            .clone()
+            .unwrap_or_else(|| "no policy permits it".into());
+        let policies = if d.policies.is_empty() {
+            "no policy permits it (default deny)".to_owned()
+        } else {
+            format!("policy: {}", d.policies.join(", "))
+        };
+        self.refuse(
+            format!(
+                "Countersign denied `{name}`: {reason} ({policies}; decision {})",
+                d.id
+            ),
+            json!({"countersign/decision": d.id, "countersign/verdict": "deny"}),
+        )
     }
 
     async fn decide(&self, input: &DecisionInput) -> Result<Decision, Reply> {
@@ -184,7 +339,7 @@ impl Call<'_> {
             .await
             .map_err(|e| {
                 tracing::error!(request_id = %self.request_id, error = %e, "mcp: no decision");
-                tool_error(
+                self.refuse(
                     format!(
                         "Countersign cannot decide on this call ({e}); it was not made (request id {})",
                         self.request_id
@@ -202,7 +357,7 @@ impl Call<'_> {
         input: &DecisionInput,
     ) -> Result<Decision, Reply> {
         let Some(approval) = d.approval.clone() else {
-            return Err(denied(name, &d));
+            return Err(self.denied(name, &d));
         };
         let id = approval.id;
         let wait = self.gw.config.approval_wait;
@@ -239,7 +394,7 @@ impl Call<'_> {
         loop {
             let now = tokio::time::Instant::now();
             if now >= deadline {
-                return Err(tool_error(
+                return Err(self.refuse(
                     format!(
                         "Countersign: `{name}` needs approval {id} ({reason}); it is still pending after {}s, so the call was not made. Once it is approved, call the tool again with the same arguments: it will run once.",
                         wait.as_secs()
@@ -256,7 +411,7 @@ impl Call<'_> {
                 Ok(Some(a)) => a,
                 Ok(None) => continue,
                 Err(e) => {
-                    return Err(tool_error(
+                    return Err(self.refuse(
                         format!(
                             "Countersign cannot follow approval {id}: {e}; the call was not made"
                         ),
@@ -273,11 +428,11 @@ impl Call<'_> {
                     let d2 = self.decide(input).await?;
                     return match d2.verdict {
                         Verdict::Allow => Ok(d2),
-                        _ => Err(denied(name, &d2)),
+                        _ => Err(self.denied(name, &d2)),
                     };
                 }
                 other => {
-                    return Err(tool_error(
+                    return Err(self.refuse(
                         format!(
                             "Countersign: approval {id} for `{name}` was {}; the call was not made",
                             other.as_str()
@@ -290,9 +445,9 @@ impl Call<'_> {
     }
 
     /// Sends the allowed call upstream and reports what happened.
-    async fn forward(&self, tool: &ToolEntry, d: Decision) -> Reply {
+    async fn forward(&self, tool: &Target, params: Map<String, Value>, d: Decision) -> Reply {
         if let Some(o) = d.obligations.first() {
-            return tool_error(
+            return self.refuse(
                 format!(
                     "Countersign: policy `{}` attaches a `{}` obligation, which the MCP front cannot enforce; the call was not made",
                     o.policy, o.kind
@@ -300,13 +455,11 @@ impl Call<'_> {
                 json!({"countersign/decision": d.id}),
             );
         }
-        let mut params = self.params.clone();
-        params.insert("name".into(), Value::String(tool.original.clone()));
         let started = Instant::now();
         let r = tool
             .upstream
             .request(
-                "tools/call",
+                tool.method,
                 Some(Value::Object(params)),
                 Some(self.sink),
                 self.cancel,
@@ -349,8 +502,8 @@ impl Call<'_> {
                 };
                 let reply = match e {
                     McpError::Cancelled => error(-32800, "request cancelled"),
-                    _ => tool_error(
-                        format!("Countersign: the call to `{}` failed: {msg}", tool.exposed),
+                    _ => self.refuse(
+                        format!("Countersign: the call to `{}` failed: {msg}", tool.id),
                         json!({"countersign/decision": d.id}),
                     ),
                 };
@@ -374,25 +527,6 @@ impl Call<'_> {
         });
         reply
     }
-}
-
-fn denied(name: &str, d: &Decision) -> Reply {
-    let reason = d
-        .reason
-        .clone()
-        .unwrap_or_else(|| "no policy permits it".into());
-    let policies = if d.policies.is_empty() {
-        "no policy permits it (default deny)".to_owned()
-    } else {
-        format!("policy: {}", d.policies.join(", "))
-    };
-    tool_error(
-        format!(
-            "Countersign denied the call to `{name}`: {reason} ({policies}; decision {})",
-            d.id
-        ),
-        json!({"countersign/decision": d.id, "countersign/verdict": "deny"}),
-    )
 }
 
 fn truncate(s: &str, max: usize) -> String {

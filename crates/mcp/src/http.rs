@@ -312,12 +312,21 @@ async fn post_mcp(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Body
     let reply = match method.as_str() {
         "ping" => result(json!({})),
         "tools/list" => list_tools(&gw, &who).await,
-        "tools/call" => {
-            return call_tool(gw, who, session, id, params, rid).await;
+        "tools/call" | "prompts/get" | "resources/read" => {
+            return call_tool(gw, who, session, id, params, rid, method).await;
         }
-        "resources/list" => result(json!({"resources": []})),
-        "resources/templates/list" => result(json!({"resourceTemplates": []})),
-        "prompts/list" => result(json!({"prompts": []})),
+        "resources/list" => list_reads(&gw, &who, "resources/list", "resources", true).await,
+        "resources/templates/list" => {
+            list_reads(
+                &gw,
+                &who,
+                "resources/templates/list",
+                "resourceTemplates",
+                true,
+            )
+            .await
+        }
+        "prompts/list" => list_reads(&gw, &who, "prompts/list", "prompts", false).await,
         "logging/setLevel" => result(json!({})),
         other => error(
             -32601,
@@ -365,7 +374,7 @@ fn initialize(gw: &Gateway, who: &Principal, id: Value, params: &Map<String, Val
         id,
         result(json!({
             "protocolVersion": version,
-            "capabilities": {"tools": {"listChanged": false}},
+            "capabilities": {"tools": {"listChanged": false}, "prompts": {"listChanged": false}, "resources": {"listChanged": false, "subscribe": false}},
             "serverInfo": {"name": "countersign", "version": env!("CARGO_PKG_VERSION")},
             "instructions": "Tools of several servers, governed by Countersign: a call may be denied (the result says why) or held until a person approves it.",
         })),
@@ -389,6 +398,42 @@ async fn list_tools(gw: &Gateway, who: &Principal) -> Reply {
     result(json!({"tools": shown}))
 }
 
+/// Prompts and resources of every upstream whose reads this principal
+/// may request (`Tool::"server.prompts/get"`, `Tool::"server.resources/read"`).
+/// Prompt names are namespaced like tools; resource URIs stay as they are.
+async fn list_reads(
+    gw: &Gateway,
+    who: &Principal,
+    method: &str,
+    key: &str,
+    resources: bool,
+) -> Reply {
+    let read = if resources {
+        "resources/read"
+    } else {
+        "prompts/get"
+    };
+    let mut out = Vec::new();
+    for (u, mut item) in gw.catalog.list(method, key).await {
+        if !govern::may_request(gw, who, &u, &format!("{}.{read}", u.name), read) {
+            continue;
+        }
+        if !resources
+            && let Some(o) = item.as_object_mut()
+            && let Some(n) = o.get("name").and_then(Value::as_str).map(str::to_owned)
+        {
+            o.insert(
+                "name".into(),
+                Value::String(format!("{}{}{n}", u.name, gw.config.separator)),
+            );
+        }
+        out.push(item);
+    }
+    let mut m = Map::new();
+    m.insert(key.into(), Value::Array(out));
+    result(Value::Object(m))
+}
+
 /// Runs a call in its own task so the answer can switch to an SSE stream
 /// when something (progress) must be said before the result. The task is
 /// cancelled if the client goes away (the response is dropped) or sends
@@ -400,6 +445,7 @@ async fn call_tool(
     id: Value,
     params: Map<String, Value>,
     rid: String,
+    method: String,
 ) -> Response {
     let cancel = CancellationToken::new();
     let key = id.to_string();
@@ -410,16 +456,20 @@ async fn call_tool(
     {
         let cancel = cancel.clone();
         tokio::spawn(async move {
-            let reply = govern::Call {
+            let call = govern::Call {
                 gw: &gw,
                 who: &who,
                 params,
                 sink: &sink,
                 cancel: &cancel,
                 request_id: &rid,
-            }
-            .run()
-            .await;
+                read: method != "tools/call",
+            };
+            let reply = match method.as_str() {
+                "prompts/get" => call.prompt().await,
+                "resources/read" => call.resource().await,
+                _ => call.run().await,
+            };
             session.untrack(&key);
             let _ = done_tx.send(reply);
         });

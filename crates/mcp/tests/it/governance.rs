@@ -231,3 +231,52 @@ async fn a_wait_that_runs_out_names_the_approval_and_the_retry_runs() {
     assert_eq!(other["results"][0]["isError"], true, "{other}");
     let _: Value = other;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn prompts_and_resources_are_governed_reads() {
+    let env = Env::start(json!({})).await;
+    let out = env
+        .client(
+            "bot",
+            json!([
+                {"op": "prompts"},
+                {"op": "prompt", "name": "local.greet", "args": {"who": "Ada"}},
+                {"op": "resources"},
+                {"op": "read", "uri": "memo://public"},
+                {"op": "read", "uri": "memo://secret"},
+                {"op": "prompt", "name": "remote.greet", "args": {}},
+            ]),
+        )
+        .await;
+    let r = &out["results"];
+    // Only `local` lets anyone read prompts and resources.
+    assert_eq!(r[0]["prompts"], json!(["local.greet"]), "{out}");
+    assert_eq!(r[1]["messages"], json!(["Hello, Ada!"]), "{out}");
+    assert_eq!(
+        r[2]["resources"],
+        json!(["memo://public", "memo://secret"]),
+        "{out}"
+    );
+    assert_eq!(r[3]["contents"], json!(["the public memo"]), "{out}");
+    let denied = r[4]["exception"].as_str().unwrap();
+    assert!(denied.contains("agents may not read secret memos"), "{out}");
+    assert!(
+        r[5]["exception"].as_str().unwrap().contains("default deny"),
+        "{out}"
+    );
+    // A person may read the secret memo; every read is in the audit log.
+    let alice = env
+        .client("alice", json!([{"op": "read", "uri": "memo://secret"}]))
+        .await;
+    assert_eq!(
+        alice["results"][0]["contents"],
+        json!(["the secret memo"]),
+        "{alice}"
+    );
+    let decisions = env.audit("decision").await;
+    assert!(
+        decisions
+            .iter()
+            .any(|d| d["resource"]["id"] == "local.resources/read" && d["verdict"] == "deny")
+    );
+}

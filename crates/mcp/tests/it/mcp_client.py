@@ -5,6 +5,8 @@ OPS_JSON is a list of operations run in one session, in order:
   {"op": "list"}
   {"op": "call", "name": ..., "args": {...}, "meta": {...}, "progress": true}
   {"op": "ping"}
+  {"op": "prompts"} / {"op": "prompt", "name": ..., "args": {...}}
+  {"op": "resources"} / {"op": "read", "uri": ...}
 Prints one JSON object: {"protocol": ..., "results": [...]}.
 """
 import asyncio
@@ -26,6 +28,18 @@ async def main(url, token, ops):
                     if op["op"] == "list":
                         tools = await s.list_tools()
                         out.append({"tools": sorted(t.name for t in tools.tools)})
+                    elif op["op"] == "prompts":
+                        r = await s.list_prompts()
+                        out.append({"prompts": sorted(p.name for p in r.prompts)})
+                    elif op["op"] == "prompt":
+                        r = await s.get_prompt(op["name"], op.get("args"))
+                        out.append({"messages": [m.content.text for m in r.messages]})
+                    elif op["op"] == "resources":
+                        r = await s.list_resources()
+                        out.append({"resources": sorted(str(x.uri) for x in r.resources)})
+                    elif op["op"] == "read":
+                        r = await s.read_resource(op["uri"])
+                        out.append({"contents": [c.text for c in r.contents]})
                     elif op["op"] == "ping":
                         await s.send_ping()
                         out.append({"pong": True})

@@ -25,6 +25,16 @@ when {
   resource == Tool::"remote.echo" || resource == Tool::"remote.add"
 };
 
+@id("local-prompts-and-resources")
+permit (principal, action == Action::"mcp.call", resource)
+when { resource == Tool::"local.prompts/get" || resource == Tool::"local.resources/read" };
+
+@id("agents-never-read-secret-memos")
+@message("agents may not read secret memos")
+forbid (principal is Agent, action == Action::"mcp.call", resource == Tool::"local.resources/read")
+when { context has mcp && context.mcp has argument_values &&
+       context.mcp.argument_values.contains("uri=memo://secret") };
+
 @id("never-delete-passwd")
 @message("nobody deletes /etc/passwd")
 forbid (principal, action == Action::"mcp.call", resource == Tool::"local.delete_file")
