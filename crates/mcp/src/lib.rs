@@ -19,6 +19,9 @@
 //!    the name; the upstream's response goes back untouched, and the
 //!    outcome (status, size, duration) is reported to the audit log.
 //!
+//! Prompts and resources pass through as governed reads: `mcp.call` on
+//! `Tool::"server.prompts/get"` and `Tool::"server.resources/read"`.
+//!
 //! The agent-facing side is a thin JSON-RPC layer on `serde_json::Value`
 //! rather than rmcp's typed server: forwarding must keep every field the
 //! gateway does not model, and the typed models would drop them.
