@@ -1,12 +1,16 @@
-//! Load generator for bench/mcp.sh: `tools/call` round trips over MCP
-//! Streamable HTTP, against an upstream directly and through Countersign,
-//! at several session counts, in one run.
+//! Benchmark for bench/mcp.sh: `tools/call` round trips over MCP
+//! Streamable HTTP against an rmcp upstream directly, and through the
+//! Countersign gateway (policy and durable audit on: a SQLite store in a
+//! temporary directory, each decision fsynced before the call goes out),
+//! at several session counts, in one run; then memory per idle session.
 //!
-//!   mcp_bench DIRECT_URL GATEWAY_URL TOKEN SECS SESSIONS... [--idle N]
+//!   mcp_bench UPSTREAM_URL SECS SESSIONS...
 //!
-//! DIRECT_URL is called with the upstream's own credential
-//! (`Bearer upstream-secret`); GATEWAY_URL with TOKEN. The tool is
-//! `echo` directly and `remote.echo` through the gateway.
+//! The gateway runs in this process on its own Tokio runtime (2 worker
+//! threads), the load generator on another; the upstream is a separate
+//! process. Direct calls carry the upstream's credential (`Bearer
+//! upstream-secret`); gateway calls a Countersign token, and the gateway
+//! injects the credential.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{Value, json};
@@ -65,11 +69,6 @@ async fn call(http: &reqwest::Client, t: &Target, sid: &str, id: u64) {
     let mut buf = Vec::new();
     while let Some(c) = r.chunk().await.unwrap() {
         buf.extend_from_slice(&c);
-        if buf.windows(9).any(|w| w == b"\"result\":")
-            && (buf.ends_with(b"\n\n") || buf.ends_with(b"}"))
-        {
-            break;
-        }
     }
     let text = String::from_utf8_lossy(&buf);
     let body = text
@@ -143,55 +142,111 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-#[tokio::main]
-async fn main() {
+/// Starts the gateway on its own runtime; returns its `/mcp` URL and a
+/// token of an agent that policy lets call `remote.echo`.
+fn start_gateway(upstream: &str, dir: &std::path::Path) -> (String, String) {
+    use countersign_core::governor::{GovernorConfig, NewPrincipal};
+    use countersign_core::policy::{PolicySet, PolicySource, STARTER_SCHEMA};
+    use countersign_core::{Governor, PrincipalKind};
+    let (tx, rx) = std::sync::mpsc::channel();
+    let upstream = upstream.to_owned();
+    let dir = dir.to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let set = PolicySet::compile(
+                "schema.cedarschema",
+                STARTER_SCHEMA,
+                &[PolicySource {
+                    name: "bench.cedar".into(),
+                    text: "@id(\"bench-echo\")\npermit (principal, action == Action::\"mcp.call\", resource == Tool::\"remote.echo\");\n".into(),
+                }],
+            )
+            .unwrap();
+            let store = std::sync::Arc::new(countersign_store::SqliteStore::open(&dir.join("db.sqlite")).unwrap());
+            let governor = std::sync::Arc::new(Governor::open(store, set, GovernorConfig::default()).await.unwrap());
+            for (name, kind, owner) in [("owner", PrincipalKind::User, None), ("bench-bot", PrincipalKind::Agent, Some("owner"))] {
+                governor
+                    .add_principal(None, NewPrincipal { name: name.into(), kind, groups: vec![], owner: owner.map(String::from), email: None }, None)
+                    .await
+                    .unwrap();
+            }
+            let token = governor.create_token(None, "bench-bot", None, None, None).await.unwrap().value;
+            let cfg = serde_json::from_value::<countersign_mcp::McpSection>(json!({
+                "pin": "first-use",
+                "upstreams": [{"name": "remote", "environment": "dev", "url": upstream,
+                               "headers": {"Authorization": "Bearer upstream-secret"}}]
+            }))
+            .unwrap()
+            .validate(&dir)
+            .unwrap();
+            let gw = countersign_mcp::Gateway::start(governor, cfg).unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+            tx.send((url, token)).unwrap();
+            // As `countersign serve` does.
+            use axum::serve::ListenerExt as _;
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            axum::serve(listener, countersign_mcp::router(gw)).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--idle") {
-        // Opens N sessions on the gateway and keeps them idle until stdin closes.
-        let n: usize = args[i + 1].parse().unwrap();
-        let t = Target {
-            url: args[1].clone(),
-            auth: format!("Bearer {}", args[2]),
-            tool: String::new(),
-        };
-        let http = reqwest::Client::new();
-        for _ in 0..n {
-            session(&http, &t).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (gw_url, token) = start_gateway(&args[1], dir.path());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let direct = Target { url: args[1].clone(), auth: "Bearer upstream-secret".into(), tool: "echo".into() };
+        let gateway = Target { url: gw_url.clone(), auth: format!("Bearer {token}"), tool: "remote.echo".into() };
+        let secs: u64 = args[2].parse().unwrap();
+        println!("| sessions | direct calls/s | gateway calls/s | ratio | direct p50 | gateway p50 | added p50 | direct p99 | gateway p99 | added p99 |");
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for n in &args[3..] {
+            let n: usize = n.parse().unwrap();
+            let d = run(&direct, n, secs).await;
+            let g = run(&gateway, n, secs).await;
+            let (dr, gr) = (d.calls as f64 / d.secs, g.calls as f64 / g.secs);
+            println!(
+                "| {n} | {dr:.0} | {gr:.0} | {:.2}× | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs |",
+                gr / dr,
+                us(d.p50), us(g.p50), us(g.p50) - us(d.p50),
+                us(d.p99), us(g.p99), us(g.p99) - us(d.p99),
+            );
         }
-        println!("opened {n}");
-        let mut s = String::new();
-        let _ = std::io::stdin().read_line(&mut s);
-        return;
-    }
-    let direct = Target {
-        url: args[1].clone(),
-        auth: "Bearer upstream-secret".into(),
-        tool: "echo".into(),
-    };
-    let gateway = Target {
-        url: args[2].clone(),
-        auth: format!("Bearer {}", args[3]),
-        tool: "remote.echo".into(),
-    };
-    let secs: u64 = args[4].parse().unwrap();
-    println!(
-        "| sessions | direct calls/s | gateway calls/s | ratio | direct p50 | gateway p50 | added p50 | direct p99 | gateway p99 | added p99 |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for n in &args[5..] {
-        let n: usize = n.parse().unwrap();
-        let d = run(&direct, n, secs).await;
-        let g = run(&gateway, n, secs).await;
-        let (dr, gr) = (d.calls as f64 / d.secs, g.calls as f64 / g.secs);
+        // Memory per idle session (the whole process's RSS, so the client's
+        // share of each session is included: an upper bound).
+        let http = reqwest::Client::new();
+        let n = 5000;
+        let before = rss_kb();
+        for _ in 0..n {
+            session(&http, &gateway).await;
+        }
+        let after = rss_kb();
         println!(
-            "| {n} | {dr:.0} | {gr:.0} | {:.2}× | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs |",
-            gr / dr,
-            us(d.p50),
-            us(g.p50),
-            us(g.p50) - us(d.p50),
-            us(d.p99),
-            us(g.p99),
-            us(g.p99) - us(d.p99),
+            "\nidle sessions: {n}; process RSS {before} kB -> {after} kB: {} bytes per idle session (upper bound)",
+            (after.saturating_sub(before)) * 1024 / n
         );
-    }
+    });
 }

@@ -225,6 +225,12 @@ async fn serve_http(addr: &str) {
     println!("listening on {}", listener.local_addr().unwrap());
     use std::io::Write as _;
     std::io::stdout().flush().unwrap();
+    // Answers are written in pieces (SSE events): without TCP_NODELAY each
+    // later piece waits for the client's delayed ACK (~40 ms).
+    use axum::serve::ListenerExt as _;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await.unwrap();
 }
 
