@@ -178,6 +178,7 @@ fn start_gateway(upstream: &str, dir: &std::path::Path) -> (String, String) {
             let token = governor.create_token(None, "bench-bot", None, None, None).await.unwrap().value;
             let cfg = serde_json::from_value::<countersign_mcp::McpSection>(json!({
                 "pin": "first-use",
+                "max_sessions": 50000,
                 "upstreams": [{"name": "remote", "environment": "dev", "url": upstream,
                                "headers": {"Authorization": "Bearer upstream-secret"}}]
             }))
@@ -221,6 +222,21 @@ fn main() {
         let direct = Target { url: args[1].clone(), auth: "Bearer upstream-secret".into(), tool: "echo".into() };
         let gateway = Target { url: gw_url.clone(), auth: format!("Bearer {token}"), tool: "remote.echo".into() };
         let secs: u64 = args[2].parse().unwrap();
+        // Memory per idle session, first (before load warms the allocator):
+        // the whole process's RSS, so the client's share of each session is
+        // included: an upper bound.
+        let http = reqwest::Client::new();
+        let n = 20_000;
+        let before = rss_kb();
+        for _ in 0..n {
+            session(&http, &gateway).await;
+        }
+        let after = rss_kb();
+        println!(
+            "idle sessions: {n}; process RSS {before} kB -> {after} kB: {} bytes per idle session (upper bound)",
+            (after.saturating_sub(before)) * 1024 / n
+        );
+        println!();
         println!("| sessions | direct calls/s | gateway calls/s | ratio | direct p50 | gateway p50 | added p50 | direct p99 | gateway p99 | added p99 |");
         println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for n in &args[3..] {
@@ -235,18 +251,5 @@ fn main() {
                 us(d.p99), us(g.p99), us(g.p99) - us(d.p99),
             );
         }
-        // Memory per idle session (the whole process's RSS, so the client's
-        // share of each session is included: an upper bound).
-        let http = reqwest::Client::new();
-        let n = 5000;
-        let before = rss_kb();
-        for _ in 0..n {
-            session(&http, &gateway).await;
-        }
-        let after = rss_kb();
-        println!(
-            "\nidle sessions: {n}; process RSS {before} kB -> {after} kB: {} bytes per idle session (upper bound)",
-            (after.saturating_sub(before)) * 1024 / n
-        );
     });
 }
