@@ -19,7 +19,7 @@ fi
 here="$(cd "$(dirname "$0")/.." && pwd)"
 py="$here/target/py"
 if ! "$py/bin/python" -c "import mcp" >/dev/null 2>&1; then
-  if ! python3 -m venv --help >/dev/null 2>&1; then
+  if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
