@@ -20,12 +20,19 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# The `standardwebhooks` package (PyPI) verifies our webhook signatures in
-# the notification tests; a venv inside target/ keeps it off the system.
-root="$(cd "$(dirname "$0")/.." && pwd)"
-py="$root/target/py"
-if ! "$py/bin/python" -c "import standardwebhooks" >/dev/null 2>&1; then
-  echo "installing standardwebhooks into $py"
+# Python packages the tests drive the gateway with, in a venv of the
+# project's own (never a system-wide pip install): the official MCP SDK (the
+# MCP gateway's client) and `standardwebhooks` (verifies our webhook
+# signatures in the notification tests).
+here="$(cd "$(dirname "$0")/.." && pwd)"
+py="$here/target/py"
+if ! "$py/bin/python" -c "import mcp, standardwebhooks" >/dev/null 2>&1; then
+  if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+  fi
+  echo "installing the Python MCP SDK and standardwebhooks into $py"
   python3 -m venv "$py"
-  "$py/bin/pip" install -q "standardwebhooks==1.1.0"
+  "$py/bin/pip" install -q "mcp==1.30.0" "standardwebhooks==1.1.0"
 fi

@@ -32,6 +32,8 @@ pub struct FileConfig {
     pub http_gateway: Option<countersign_httpgw::GatewaySection>,
     /// The web console; absent: served with defaults.
     pub console: Option<countersign_console::ConsoleSection>,
+    /// The MCP gateway at `/mcp`; absent: not mounted.
+    pub mcp: Option<countersign_mcp::McpSection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -81,6 +83,7 @@ pub struct Config {
     pub http_gateway: Option<countersign_httpgw::GatewayConfig>,
     /// `None`: the console is turned off (`[console] enabled = false`).
     pub console: Option<countersign_console::ConsoleConfig>,
+    pub mcp: Option<countersign_mcp::McpConfig>,
 }
 
 /// The data directory when none is given.
@@ -155,11 +158,17 @@ impl Config {
             .unwrap_or_default()
             .validate()
             .map_err(|e| anyhow::anyhow!("[console]: {e}"))?;
+        let mcp = fc
+            .mcp
+            .map(|m| m.validate(&data_dir))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("[mcp]: {e}"))?;
         Ok(Config {
             postgres,
             notify,
             http_gateway,
             console,
+            mcp,
             listen,
             db_path: absolute(
                 &data_dir,
@@ -247,6 +256,22 @@ mod tests {
         assert_eq!(c.listen.to_string(), "0.0.0.0:1234");
         assert_eq!(c.db_path, PathBuf::from("/d/countersign.db"));
         assert_eq!(c.environments, vec!["dev", "staging", "prod"]);
+    }
+
+    #[test]
+    fn mcp_section_is_validated() {
+        let fc: FileConfig = toml::from_str(
+            "[mcp]\npin = \"admin\"\n[[mcp.upstreams]]\nname = \"files\"\nenvironment = \"dev\"\ncommand = \"files-mcp\"\n",
+        )
+        .unwrap();
+        let c = Config::from_file(fc, PathBuf::from("/d"), None).unwrap();
+        let m = c.mcp.unwrap();
+        assert_eq!(m.upstreams.len(), 1);
+        assert_eq!(m.pins_file, PathBuf::from("/d/mcp-pins.json"));
+        let fc: FileConfig =
+            toml::from_str("[[mcp.upstreams]]\nname = \"files\"\nenvironment = \"dev\"\n").unwrap();
+        let e = Config::from_file(fc, PathBuf::from("/d"), None).unwrap_err();
+        assert!(e.to_string().contains("[mcp]"), "{e}");
     }
 
     #[test]

@@ -152,6 +152,18 @@ async fn serve(cfg: Config) -> Result<ExitCode> {
     if let Some(n) = &notifier {
         app = app.merge(n.router());
     }
+    if let Some(mcp_cfg) = cfg.mcp.clone() {
+        let upstreams = mcp_cfg.upstreams.len();
+        let gw = countersign_mcp::Gateway::start(governor.clone(), mcp_cfg)?;
+        tracing::info!(upstreams, "mcp gateway mounted at /mcp");
+        app = app.merge(countersign_mcp::router(gw));
+    }
+    // Streamed answers (MCP progress, then the result) are written in
+    // pieces; without TCP_NODELAY each waits for the peer's delayed ACK.
+    use axum::serve::ListenerExt as _;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

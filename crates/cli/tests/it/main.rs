@@ -21,4 +21,5 @@ mod common;
 mod console;
 mod console_browser;
 mod http_gateway;
+mod mcp_serve;
 mod notify;
