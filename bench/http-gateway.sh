@@ -87,6 +87,16 @@ upstream = "http://127.0.0.1:$UP"
 environment = "prod"
 credential = { kind = "bearer", secret_env = "BENCH_UPSTREAM_SECRET" }
 default = { action = "http.request", resource = 'Route::"small"' }
+
+# The same upstream; allowed GETs forwarded once their decision is committed
+# to the log, before the flush that follows (writes would stay strict).
+[http_gateway.routes.relaxed]
+path_prefix = "/relaxed"
+upstream = "http://127.0.0.1:$UP"
+environment = "prod"
+durability = "relaxed_reads"
+credential = { kind = "bearer", secret_env = "BENCH_UPSTREAM_SECRET" }
+default = { action = "http.request", resource = 'Route::"relaxed"' }
 CONF
 BENCH_UPSTREAM_SECRET=bench-upstream-secret COUNTERSIGN_LOG=warn \
   $BIN serve --data-dir "$DATA/cs" --listen 127.0.0.1:$API &
@@ -124,6 +134,7 @@ for c in $CONNS; do
   run direct "$c" "http://127.0.0.1:$UP/x"
   run nginx "$c" "http://127.0.0.1:$NG/x"
   run countersign "$c" "http://127.0.0.1:$GW/x" "Countersign-Token: $BOT"
+  run relaxed "$c" "http://127.0.0.1:$GW/relaxed/x" "Countersign-Token: $BOT"
 done
 
 echo
@@ -134,6 +145,10 @@ for c in $CONNS; do
   awk -v c="$c" -v d="$d" -v n="$n" -v g="$g" -v dp="$dp" -v np="$np" -v gp="$gp" 'BEGIN {
     printf "%2d conn: direct %8.0f req/s | nginx %8.0f (%.2fx direct, +%.0f us p50) | countersign %8.0f (%.2fx direct, %.2fx nginx, +%.0f us p50)\n",
       c, d, n, n/d, np-dp, g, g/d, g/n, gp-dp }'
+  r=${RPS[relaxed/$c]}; rp=$(us "${P50[relaxed/$c]}")
+  awk -v c="$c" -v d="$d" -v n="$n" -v r="$r" -v dp="$dp" -v rp="$rp" 'BEGIN {
+    printf "%2d conn: countersign relaxed_reads %8.0f req/s (%.2fx direct, %.2fx nginx, +%.0f us p50)\n",
+      c, r, r/d, r/n, rp-dp }'
 done
 size=$(curl -s http://127.0.0.1:$API/readyz | python3 -c 'import json,sys; print(json.load(sys.stdin)["audit_size"])')
 echo "audit log entries after the run: $size"

@@ -78,6 +78,14 @@ pub struct RouteSection {
     pub default: Option<DefaultSection>,
     #[serde(default)]
     pub rules: Vec<RuleSection>,
+    /// `strict` (default): every request waits until its decision is
+    /// durable on disk. `relaxed_reads`: an allowed GET, HEAD or OPTIONS
+    /// is forwarded once its decision is committed to the log, flushed
+    /// within milliseconds after (a power loss in that window can lose the
+    /// record of a read; a crash of the process cannot). Other methods,
+    /// denials and approvals stay strict.
+    #[serde(default)]
+    pub durability: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -134,6 +142,9 @@ pub struct Route {
     pub credential: Option<Credential>,
     pub rules: Vec<Rule>,
     pub default: Option<(String, ResourceTemplate)>,
+    /// Allowed safe-method requests proceed once their decision is
+    /// committed, before the flush (`durability = "relaxed_reads"`).
+    pub relaxed_reads: bool,
 }
 
 /// The validated configuration.
@@ -286,6 +297,15 @@ fn route(
             Some((d.action, t))
         }
     };
+    let relaxed_reads = match r.durability.as_deref().unwrap_or("strict") {
+        "strict" => false,
+        "relaxed_reads" => true,
+        other => {
+            return Err(ctx(format!(
+                "durability `{other}` is not strict or relaxed_reads"
+            )));
+        }
+    };
     Ok(Route {
         name: name.to_owned(),
         host: r.host.map(|h| h.to_ascii_lowercase()),
@@ -300,6 +320,7 @@ fn route(
         credential,
         rules,
         default,
+        relaxed_reads,
     })
 }
 

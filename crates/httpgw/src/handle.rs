@@ -11,7 +11,7 @@ use crate::problem::{self, Problem};
 use crate::rules::{Captures, ResourceTemplate, Values};
 use crate::server::Shared;
 use bytes::Bytes;
-use countersign_core::governor::{AuthFailure, DecisionInput};
+use countersign_core::governor::{AllowAck, AuthFailure, DecisionInput};
 use countersign_core::verdict::{Decision, Verdict};
 use countersign_core::{
     ApprovalState, AuditEvent, EventKind, GovernorError, Principal, ResourceRef, Timestamp, Write,
@@ -395,9 +395,22 @@ async fn govern(shared: &Shared, p: &Prepared, rid: &str) -> Result<Decision, Pr
 }
 
 async fn decide(shared: &Shared, p: &Prepared, rid: &str) -> Result<Decision, Problem> {
+    let safe = matches!(
+        p.input
+            .context
+            .get("http")
+            .and_then(|h| h.get("method"))
+            .and_then(Value::as_str),
+        Some("GET" | "HEAD" | "OPTIONS")
+    );
+    let ack = if safe && shared.config.routes[p.route].relaxed_reads {
+        AllowAck::Committed
+    } else {
+        AllowAck::Durable
+    };
     shared
         .governor
-        .decide(&p.principal, p.input.clone(), Some(rid))
+        .decide_with(&p.principal, p.input.clone(), Some(rid), ack)
         .await
         .map_err(|e| cannot_decide(&e))
 }

@@ -217,3 +217,38 @@ async fn tokens_are_required_and_failures_audited() {
     assert_eq!(r.status(), 200);
     assert!(env.upstream.seen().len() == 1);
 }
+
+/// `durability = "relaxed_reads"` changes when a read is forwarded, not
+/// what is decided or recorded: a GET is allowed and audited, a write in
+/// prod is still held for a reviewer, and an unknown mode is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relaxed_reads_are_still_decided_and_audited() {
+    let env = Env::start().await;
+    let r = env
+        .req("bot", Method::GET, "/fast/things/2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let d = env.last_decision().await;
+    assert_eq!(d["verdict"], "allow");
+    assert_eq!(d["resource"]["id"], "fast");
+    assert_eq!(d["environment"], "prod");
+
+    let held = tokio::spawn(env.req("bot", Method::POST, "/fast/things").send());
+    let approval = env.pending_approval("bot").await;
+    assert!(approval.starts_with("apr_"), "{approval}");
+    assert!(!held.is_finished(), "a prod write waits for its reviewer");
+    held.abort();
+
+    let bad: countersign_httpgw::GatewaySection = toml::from_str(
+        r#"listen = "127.0.0.1:0"
+           [routes.x]
+           upstream = "http://127.0.0.1:9"
+           environment = "dev"
+           durability = "sometimes""#,
+    )
+    .unwrap();
+    let err = bad.validate(std::path::Path::new("/")).unwrap_err();
+    assert!(err.to_string().contains("durability `sometimes`"), "{err}");
+}

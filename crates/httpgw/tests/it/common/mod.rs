@@ -183,6 +183,13 @@ impl Env {
                resource = 'Repo::"{{owner}}/{{repo}}"'
                body_fields = ["environment"]
 
+               [routes.fast]
+               path_prefix = "/fast"
+               upstream = "http://{up}"
+               environment = "prod"
+               durability = "relaxed_reads"
+               default = {{ action = "http.request", resource = 'Route::"fast"' }}
+
                [routes.dev]
                path_prefix = "/dev"
                upstream = "http://{up}/base/"
