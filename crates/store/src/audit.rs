@@ -207,41 +207,44 @@ pub struct AuditFilter {
 }
 
 pub(crate) fn entries(c: &Connection, f: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
-    let mut st = c
-        .prepare_cached(
-            "SELECT seq, time, entry FROM audit_entries
-             WHERE seq >= ?1
-               AND (?2 IS NULL OR principal = ?2)
-               AND (?3 IS NULL OR action = ?3)
-               AND (?4 IS NULL OR environment = ?4)
-               AND (?5 IS NULL OR verdict = ?5)
-               AND (?6 IS NULL OR type = ?6)
-               AND (?7 IS NULL OR time >= ?7)
-               AND (?8 IS NULL OR time < ?8)
-             ORDER BY seq LIMIT ?9",
-        )
-        .map_err(unavailable)?;
+    // Only the filters given go into the statement: a generic
+    // `(?n IS NULL OR col = ?n)` shape keeps SQLite from using the
+    // `(principal, seq)` and `(action, seq)` indexes, and a filter that
+    // matches nothing then walks the whole log.
+    let mut sql = String::from("SELECT seq, time, entry FROM audit_entries WHERE seq >= ?");
+    let mut args: Vec<rusqlite::types::Value> = vec![i64_of(f.start)?.into()];
+    let text = |v: &Option<String>| v.clone().map(rusqlite::types::Value::Text);
+    for (col, v) in [
+        ("principal", text(&f.principal)),
+        ("action", text(&f.action)),
+        ("environment", text(&f.environment)),
+        ("verdict", text(&f.verdict)),
+        ("type", text(&f.kind)),
+    ] {
+        if let Some(v) = v {
+            sql.push_str(&format!(" AND {col} = ?"));
+            args.push(v);
+        }
+    }
+    if let Some(t) = f.since {
+        sql.push_str(" AND time >= ?");
+        args.push(t.millis().into());
+    }
+    if let Some(t) = f.until {
+        sql.push_str(" AND time < ?");
+        args.push(t.millis().into());
+    }
+    sql.push_str(" ORDER BY seq LIMIT ?");
+    args.push(i64::try_from(f.limit.clamp(1, 10_000)).unwrap_or(10_000).into());
+    let mut st = c.prepare_cached(&sql).map_err(unavailable)?;
     let rows = st
-        .query_map(
-            params![
-                i64_of(f.start)?,
-                f.principal,
-                f.action,
-                f.environment,
-                f.verdict,
-                f.kind,
-                f.since.map(Timestamp::millis),
-                f.until.map(Timestamp::millis),
-                i64::try_from(f.limit.clamp(1, 10_000)).unwrap_or(10_000),
-            ],
-            |r| {
-                Ok(AuditEntry {
-                    seq: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
-                    time: Timestamp(r.get(1)?),
-                    entry: r.get(2)?,
-                })
-            },
-        )
+        .query_map(rusqlite::params_from_iter(args), |r| {
+            Ok(AuditEntry {
+                seq: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                time: Timestamp(r.get(1)?),
+                entry: r.get(2)?,
+            })
+        })
         .map_err(unavailable)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
 }
