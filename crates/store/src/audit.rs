@@ -235,7 +235,11 @@ pub(crate) fn entries(c: &Connection, f: &AuditFilter) -> Result<Vec<AuditEntry>
         args.push(t.millis().into());
     }
     sql.push_str(" ORDER BY seq LIMIT ?");
-    args.push(i64::try_from(f.limit.clamp(1, 10_000)).unwrap_or(10_000).into());
+    args.push(
+        i64::try_from(f.limit.clamp(1, 10_000))
+            .unwrap_or(10_000)
+            .into(),
+    );
     let mut st = c.prepare_cached(&sql).map_err(unavailable)?;
     let rows = st
         .query_map(rusqlite::params_from_iter(args), |r| {
