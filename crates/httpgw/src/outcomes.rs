@@ -1,28 +1,14 @@
-//! Outcome reports, batched. Each report is a durable store write; sent
-//! one by one, each would take a commit of its own and queue behind the
-//! next decision. Reports wait here briefly and are then sent together,
-//! so the store's group commit writes them in one transaction (the same
-//! scheme as the PostgreSQL front). A report is only ever *late*, by at
-//! most [`LINGER`]; the request it describes has completed either way.
+//! What the gateway knows of an allowed request as its response starts,
+//! turned into an outcome report when the body is done. Reports are sent
+//! through the governor's batching [`Reporter`].
 
+use countersign_core::Principal;
+use countersign_core::governor::OutcomeReport;
+pub use countersign_core::governor::OutcomeReporter as Reporter;
 use countersign_core::verdict::Outcome;
-use countersign_core::{Governor, Principal};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
-
-/// How long a report may wait for others.
-pub const LINGER: Duration = Duration::from_millis(20);
-const BATCH: usize = 512;
-
-#[derive(Debug)]
-pub struct Report {
-    pub principal: Arc<Principal>,
-    pub decision_id: String,
-    pub request_id: String,
-    pub outcome: Outcome,
-}
+use std::time::Instant;
 
 /// What is known of an allowed request when its response starts; the
 /// rest (bytes out, how it ended) comes when the body is done.
@@ -37,7 +23,7 @@ pub struct Finish {
 }
 
 impl Finish {
-    pub fn into_report(self, bytes_out: u64, error: Option<String>) -> Report {
+    pub fn into_report(self, bytes_out: u64, error: Option<String>) -> OutcomeReport {
         let outcome = Outcome {
             status: if error.is_none() {
                 "executed"
@@ -54,63 +40,11 @@ impl Finish {
             bytes_out: Some(bytes_out),
             ..Outcome::default()
         };
-        Report {
+        OutcomeReport {
             principal: self.principal,
             decision_id: self.decision_id,
-            request_id: self.request_id,
+            request_id: Some(self.request_id),
             outcome,
-        }
-    }
-}
-
-/// The sending side, shared by requests.
-#[derive(Debug, Clone)]
-pub struct Reporter {
-    tx: mpsc::UnboundedSender<Report>,
-}
-
-impl Reporter {
-    /// Starts the batching task (needs a Tokio runtime).
-    pub fn start(governor: Arc<Governor>) -> Reporter {
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(governor, rx));
-        Reporter { tx }
-    }
-
-    pub fn send(&self, r: Report) {
-        if let Err(e) = self.tx.send(r) {
-            tracing::warn!(decision = %e.0.decision_id, "http gateway: outcome reporter stopped; report lost");
-        }
-    }
-}
-
-async fn run(governor: Arc<Governor>, mut rx: mpsc::UnboundedReceiver<Report>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        let deadline = tokio::time::Instant::now() + LINGER;
-        while batch.len() < BATCH {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(r)) => batch.push(r),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        let handles: Vec<_> = batch
-            .drain(..)
-            .map(|r| {
-                let g = Arc::clone(&governor);
-                tokio::spawn(async move {
-                    if let Err(e) = g
-                        .report_outcome(&r.principal, &r.decision_id, r.outcome, Some(&r.request_id))
-                        .await
-                    {
-                        tracing::warn!(request_id = %r.request_id, decision = %r.decision_id, error = %e, "http gateway: cannot report an outcome");
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            let _ = h.await;
         }
     }
 }

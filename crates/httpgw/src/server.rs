@@ -91,7 +91,7 @@ impl HttpGateway {
         let governor = Arc::clone(&self.shared.governor);
         self.shared
             .outcomes
-            .get_or_init(|| Reporter::start(governor));
+            .get_or_init(|| Reporter::start(governor, "http gateway"));
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
         builder
             .http1()

@@ -3,11 +3,11 @@
 use crate::catalog::Catalog;
 use crate::config::McpConfig;
 use crate::error::McpError;
-use crate::outcomes::Reporter;
 use crate::pins::Pins;
 use crate::session::Sessions;
 use crate::upstream::Upstream;
 use countersign_core::Governor;
+use countersign_core::governor::OutcomeReporter as Reporter;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +32,7 @@ impl Gateway {
         let gw = Arc::new(Gateway {
             catalog: Catalog::new(upstreams, config.separator.clone(), config.pin, pins),
             sessions: Sessions::new(config.max_sessions, config.session_idle),
-            outcomes: Reporter::start(Arc::clone(&governor)),
+            outcomes: Reporter::start(Arc::clone(&governor), "mcp"),
             governor,
             config,
         });

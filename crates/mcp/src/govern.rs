@@ -6,10 +6,10 @@
 use crate::catalog::{PinState, ToolEntry, canonical};
 use crate::error::McpError;
 use crate::gateway::Gateway;
-use crate::outcomes::Report;
 use crate::upstream::{Sink, Upstream};
 use countersign_core::approval::ApprovalState;
 use countersign_core::governor::DecisionInput;
+use countersign_core::governor::OutcomeReport as Report;
 use countersign_core::policy::{EntityRef, PolicyDecision, Query};
 use countersign_core::verdict::{Decision, Outcome, Verdict};
 use countersign_core::{Principal, ResourceRef, Timestamp};
@@ -524,6 +524,7 @@ impl Call<'_> {
         self.gw.outcomes.send(Report {
             principal: Arc::clone(self.who),
             decision_id: d.id,
+            request_id: None,
             outcome,
         });
         reply

@@ -32,7 +32,6 @@ pub mod error;
 pub mod gateway;
 pub mod govern;
 pub mod http;
-pub mod outcomes;
 pub mod pins;
 pub mod session;
 pub mod upstream;

@@ -41,7 +41,6 @@ pub mod auth;
 pub mod catalog;
 pub mod io;
 pub mod mask;
-pub mod outcomes;
 pub mod server;
 mod session;
 pub mod upstream;

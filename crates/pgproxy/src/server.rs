@@ -52,7 +52,7 @@ pub struct Shared {
     pub catalogs: HashMap<String, Arc<TargetCatalog>>,
     pub sessions: AtomicU64,
     /// Started with the first `serve`.
-    pub outcomes: std::sync::OnceLock<crate::outcomes::Reporter>,
+    pub outcomes: std::sync::OnceLock<countersign_core::governor::OutcomeReporter>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -160,9 +160,9 @@ impl PgProxy {
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ProxyError> {
         let governor = Arc::clone(&self.shared.governor);
-        self.shared
-            .outcomes
-            .get_or_init(|| crate::outcomes::Reporter::start(governor));
+        self.shared.outcomes.get_or_init(|| {
+            countersign_core::governor::OutcomeReporter::start(governor, "postgres")
+        });
         tokio::pin!(shutdown);
         loop {
             tokio::select! {

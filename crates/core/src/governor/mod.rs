@@ -7,10 +7,12 @@
 
 mod decide;
 mod directory;
+mod outcomes;
 mod votes;
 
 pub use decide::{AllowAck, DecisionInput};
 pub use directory::NewPrincipal;
+pub use outcomes::{OutcomeReport, OutcomeReporter};
 pub use votes::VoteInput;
 
 use crate::audit::{AuditEvent, EventKind};

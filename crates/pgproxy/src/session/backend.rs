@@ -487,9 +487,10 @@ fn report(s: &Session, r: Run, status: &str) {
         duration_ms: Some(u64::try_from(r.started.elapsed().as_millis()).unwrap_or(u64::MAX)),
         ..Outcome::default()
     };
-    let report = crate::outcomes::Report {
+    let report = countersign_core::governor::OutcomeReport {
         principal: Arc::clone(&s.principal),
         decision_id: r.decision_id,
+        request_id: None,
         outcome,
     };
     match s.shared.outcomes.get() {
