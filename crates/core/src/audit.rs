@@ -55,6 +55,10 @@ pub enum EventKind {
     /// (Slack, Teams, webhook); `detail` names the channel and destination.
     #[serde(rename = "notification.sent")]
     NotificationSent,
+    /// An administrator trusted an MCP tool's definition (its hash) so
+    /// that agents may see and call it (tool pinning).
+    #[serde(rename = "mcp.tool_pinned")]
+    ToolPinned,
 }
 
 impl EventKind {
@@ -79,6 +83,7 @@ impl EventKind {
             EventKind::PolicyRejected => "policy.rejected",
             EventKind::LogInitialized => "log.initialized",
             EventKind::NotificationSent => "notification.sent",
+            EventKind::ToolPinned => "mcp.tool_pinned",
         }
     }
 }
@@ -213,6 +218,7 @@ mod tests {
             EventKind::Expired,
             EventKind::AuthFailed,
             EventKind::NotificationSent,
+            EventKind::ToolPinned,
         ] {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }

@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use countersign_core::Principal;
+use countersign_core::{AuditEvent, EventKind, Principal, ResourceRef, Write};
 use futures_util::StreamExt as _;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -633,6 +633,22 @@ async fn admin_pin(
         return json_response(
             StatusCode::CONFLICT,
             &json!({"error": {"code": "conflict", "message": "the tool's definition changed since that hash; review it again", "current": t.hash}}),
+        );
+    }
+    // The admin's decision to trust this definition is audited before it
+    // takes effect: no record, no pin.
+    let mut ev = AuditEvent::new(EventKind::ToolPinned);
+    ev.principal = Some(who.reference());
+    ev.resource = Some(ResourceRef {
+        kind: "Tool".into(),
+        id: name.clone(),
+    });
+    ev.detail = Some(json!({"hash": t.hash, "upstream": t.upstream.name}));
+    if let Err(e) = gw.governor.store().commit(Write::event(ev)).await {
+        tracing::error!(tool = %name, error = %e, "mcp: cannot audit a pin; not pinned");
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"error": {"code": "unavailable", "message": "the pin cannot be recorded in the audit log; it was not made"}}),
         );
     }
     match gw

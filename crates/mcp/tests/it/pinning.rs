@@ -81,6 +81,12 @@ async fn a_changed_definition_is_hidden_until_an_admin_pins_it() {
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["pin"]["by"], "ada");
     assert!(listed(&env, "bot").await.contains(&"local.note".to_owned()));
+    // The admin's pin is in the audit log, with the hash they trusted.
+    let pins = env.audit("mcp.tool_pinned").await;
+    assert_eq!(pins.len(), 1, "{pins:?}");
+    assert_eq!(pins[0]["principal"]["name"], "ada");
+    assert_eq!(pins[0]["resource"]["id"], "local.note");
+    assert_eq!(pins[0]["detail"]["hash"], note["hash"]);
     // Durable: the pin file holds it.
     let file = std::fs::read_to_string(env.dir.path().join("mcp-pins.json")).unwrap();
     assert!(file.contains(note["hash"].as_str().unwrap()));
