@@ -10,7 +10,6 @@ use crate::upstream::{Sink, Upstream};
 use countersign_core::approval::ApprovalState;
 use countersign_core::governor::DecisionInput;
 use countersign_core::governor::OutcomeReport as Report;
-use countersign_core::policy::{EntityRef, PolicyDecision, Query};
 use countersign_core::verdict::{Decision, Outcome, Verdict};
 use countersign_core::{Principal, ResourceRef, Timestamp};
 use serde_json::{Map, Value, json};
@@ -101,21 +100,19 @@ pub fn may_request(
     id: &str,
     tool: &str,
 ) -> bool {
-    let snap = gw.governor.snapshot();
-    let ctx = context(&upstream.name, tool, None);
-    let q = Query {
-        principal: EntityRef {
-            kind: who.kind.as_str(),
-            id: &who.name,
+    gw.governor.may_request(
+        who,
+        &DecisionInput {
+            action: ACTION.to_owned(),
+            resource: ResourceRef {
+                kind: "Tool".into(),
+                id: id.to_owned(),
+            },
+            environment: upstream.environment.clone(),
+            context: context(&upstream.name, tool, None),
+            reason: None,
+            approval_id: None,
         },
-        action: ACTION,
-        resource: EntityRef { kind: "Tool", id },
-        environment: &upstream.environment,
-        context: &ctx,
-    };
-    matches!(
-        snap.policies.decide(&q, None, &snap.directory),
-        Ok(PolicyDecision::Allow { .. } | PolicyDecision::ApprovalRequired { .. })
     )
 }
 

@@ -6,8 +6,8 @@
 use crate::Shared;
 use crate::notice::{self, Notice, RouteFacts, now_ms};
 use crate::outbox::NewRow;
-use countersign_core::approval::Approval;
-use countersign_core::{AuditEvent, PrincipalKind};
+use countersign_core::AuditEvent;
+use countersign_core::approval::{Approval, check_voter};
 use countersign_store::AuditFilter;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -166,8 +166,7 @@ fn approvers(shared: &Shared, a: &Approval) -> Vec<String> {
         .snapshot()
         .principals
         .values()
-        .filter(|p| p.kind == PrincipalKind::User && !p.disabled)
-        .filter(|p| a.requirement.groups.iter().any(|g| p.groups.contains(g)))
+        .filter(|p| check_voter(a, p).is_ok())
         .map(|p| p.name.clone())
         .collect()
 }

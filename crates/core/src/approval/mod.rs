@@ -10,7 +10,7 @@
 
 mod rules;
 
-pub use rules::{Tally, VoteRefusal, check_cancel, check_vote, tally};
+pub use rules::{Tally, VoteRefusal, check_cancel, check_vote, check_voter, tally};
 
 use crate::principal::PrincipalRef;
 use crate::request::{ActionRequest, RequestHash};

@@ -64,6 +64,26 @@ pub fn check_vote(
         ApprovalState::Expired => return Err(VoteRefusal::Expired),
         s => return Err(VoteRefusal::Finished(s.as_str())),
     }
+    check_voter(a, voter)?;
+    if a.votes.iter().any(|v| v.voter == voter.name) {
+        return Err(VoteRefusal::AlreadyVoted(voter.name.clone()));
+    }
+    // A reason is always welcome; policy may require one. Denials without a
+    // reason are accepted: blocking a deny on paperwork would be perverse.
+    if a.requirement.reason_required
+        && decision == VoteDecision::Approve
+        && reason.is_none_or(|r| r.trim().is_empty())
+    {
+        return Err(VoteRefusal::ReasonRequired);
+    }
+    Ok(())
+}
+
+/// Whether `voter` is someone who may decide `a` at all, whatever its
+/// state and votes: a human, enabled, not the requester, not the agent's
+/// owner (unless policy allows), in an eligible group. Fronts that pick
+/// whom to ask (notifications) use this rather than a rule of their own.
+pub fn check_voter(a: &Approval, voter: &Principal) -> Result<(), VoteRefusal> {
     if !voter.kind.is_human() {
         return Err(VoteRefusal::NotHuman(
             voter.name.clone(),
@@ -86,17 +106,6 @@ pub fn check_vote(
             voter: voter.name.clone(),
             groups: groups.join(", "),
         });
-    }
-    if a.votes.iter().any(|v| v.voter == voter.name) {
-        return Err(VoteRefusal::AlreadyVoted(voter.name.clone()));
-    }
-    // A reason is always welcome; policy may require one. Denials without a
-    // reason are accepted: blocking a deny on paperwork would be perverse.
-    if a.requirement.reason_required
-        && decision == VoteDecision::Approve
-        && reason.is_none_or(|r| r.trim().is_empty())
-    {
-        return Err(VoteRefusal::ReasonRequired);
     }
     Ok(())
 }

@@ -438,6 +438,25 @@ impl Governor {
     }
 }
 
+impl Governor {
+    /// Whether policy could let `who` do `input`, now or after an approval,
+    /// without deciding or recording anything: for listings (which tools
+    /// an agent is shown), never for letting an action through.
+    pub fn may_request(&self, who: &Principal, input: &DecisionInput) -> bool {
+        let request = ActionRequest {
+            principal: who.reference(),
+            action: input.action.clone(),
+            resource: input.resource.clone(),
+            environment: input.environment.clone(),
+            context: input.context.clone(),
+        };
+        matches!(
+            evaluate(&self.snapshot(), &request, None),
+            Ok(PolicyDecision::Allow { .. } | PolicyDecision::ApprovalRequired { .. })
+        )
+    }
+}
+
 /// Cedar's answer for `request`, with approval facts when redeeming.
 pub(crate) fn evaluate(
     snap: &Snapshot,
