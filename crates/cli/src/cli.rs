@@ -62,6 +62,112 @@ pub enum Command {
     /// Verify and read the tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Change authorization: submit a model, prompt, pipeline or policy
+    /// version with its evidence; follow its gates and reviews.
+    #[command(subcommand)]
+    Change(ChangeCmd),
+    /// What version of each subject is live in each environment, since
+    /// when, approved by whom, with its metrics.
+    Inventory {
+        /// Only this environment.
+        #[arg(long = "env")]
+        environment: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChangeCmd {
+    /// Submit a change; prints its gate report. Exits 1 when a check fails.
+    Submit(ChangeSubmitArgs),
+    /// A change's state and gates; `--wait` waits for its review to end.
+    Status {
+        id: String,
+        /// Wait (up to this long, e.g. 30m) while it awaits review.
+        #[arg(long)]
+        wait: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// List changes, newest first.
+    List {
+        #[arg(long)]
+        kind: Option<String>,
+        /// e.g. 'Model::"fraud-detector"'.
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long = "env")]
+        environment: Option<String>,
+        /// awaiting_review, approved, deployed … or all.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Everything about one change: evidence, gates, reviews, report.
+    Show {
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Report that the change's allowed deploy ran (for CI that asked for
+    /// the deploy decision itself; `countersign run` reports on its own).
+    Deployed {
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Record that a deployed change was rolled back: the deployment before
+    /// it is live again.
+    Rollback {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ChangeSubmitArgs {
+    /// model, prompt, pipeline, policy, or a kind from the config.
+    #[arg(long)]
+    pub kind: String,
+    /// What changes, e.g. 'Model::"fraud-detector"'.
+    #[arg(long)]
+    pub subject: String,
+    /// The version, e.g. v2 or a git sha.
+    #[arg(long)]
+    pub version: String,
+    /// The artifact file; its SHA-256 is what a deploy must present.
+    #[arg(
+        long,
+        conflicts_with = "artifact_sha256",
+        required_unless_present = "artifact_sha256"
+    )]
+    pub artifact: Option<PathBuf>,
+    /// The artifact's SHA-256, when the file is not at hand.
+    #[arg(long)]
+    pub artifact_sha256: Option<String>,
+    /// Target environment.
+    #[arg(long = "env")]
+    pub environment: String,
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Evidence: a JSON file of metric name → number (an eval or benchmark run).
+    #[arg(long)]
+    pub metrics: Option<PathBuf>,
+    /// Evidence links (repeatable): the run, the dashboard, the pull request.
+    #[arg(long = "link")]
+    pub links: Vec<String>,
+    /// An emergency change during a freeze: why. Needs an approved override.
+    #[arg(long)]
+    pub emergency: Option<String>,
+    #[command(flatten)]
+    pub remote: Remote,
 }
 
 #[derive(Debug, Args)]
@@ -221,6 +327,12 @@ pub struct RunArgs {
     /// Longest wait for approval, e.g. 15m.
     #[arg(long, default_value = "15m")]
     pub wait: String,
+    /// The approved change this deploy carries out (for `<kind>.deploy`).
+    #[arg(long, requires = "artifact")]
+    pub change: Option<String>,
+    /// The artifact being deployed; its SHA-256 must be the change's.
+    #[arg(long, requires = "change")]
+    pub artifact: Option<PathBuf>,
     #[command(flatten)]
     pub remote: Remote,
     /// The command and its arguments.
@@ -245,6 +357,30 @@ pub enum PolicyCmd {
         dir: Option<PathBuf>,
         #[arg(long, env = "COUNTERSIGN_DATA_DIR")]
         data_dir: Option<PathBuf>,
+    },
+    /// Propose a policy directory (schema.cedarschema, *.cedar, cases.toml)
+    /// for one environment as a `policy` change: the server tests it and
+    /// diffs it against the live set; it takes effect there once approved.
+    Propose {
+        dir: PathBuf,
+        #[arg(long = "env")]
+        environment: String,
+        /// A version label (default: the start of the set's hash).
+        #[arg(long)]
+        version: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Where two environments' effective permissions differ: which groups
+    /// may do which actions on which resource types.
+    Diff {
+        /// Two environments, e.g. --env staging --env prod.
+        #[arg(long = "env", num_args = 1, required = true)]
+        environments: Vec<String>,
+        #[command(flatten)]
+        remote: Remote,
     },
 }
 

@@ -34,6 +34,9 @@ pub struct FileConfig {
     pub console: Option<countersign_console::ConsoleSection>,
     /// The MCP gateway at `/mcp`; absent: not mounted.
     pub mcp: Option<countersign_mcp::McpSection>,
+    /// Change kinds and gates; absent: the safe defaults (promotion in
+    /// order, one admin review outside the first environment).
+    pub changes: Option<countersign_core::change::ChangesConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,6 +87,7 @@ pub struct Config {
     /// `None`: the console is turned off (`[console] enabled = false`).
     pub console: Option<countersign_console::ConsoleConfig>,
     pub mcp: Option<countersign_mcp::McpConfig>,
+    pub changes: countersign_core::change::ChangeRules,
 }
 
 /// The data directory when none is given.
@@ -163,7 +167,15 @@ impl Config {
             .map(|m| m.validate(&data_dir))
             .transpose()
             .map_err(|e| anyhow::anyhow!("[mcp]: {e}"))?;
+        let admin_group = fc.admin_group.unwrap_or_else(|| "admin".into());
+        let changes = countersign_core::change::ChangeRules::build(
+            &fc.changes.unwrap_or_default(),
+            &environments,
+            &admin_group,
+        )
+        .map_err(|e| anyhow::anyhow!("[changes]: {e}"))?;
         Ok(Config {
+            changes,
             postgres,
             notify,
             http_gateway,
@@ -186,7 +198,7 @@ impl Config {
                 .or(fc.audit.origin)
                 .unwrap_or_else(|| "countersign.local/audit".into()),
             environments,
-            admin_group: fc.admin_group.unwrap_or_else(|| "admin".into()),
+            admin_group,
             max_body,
             max_wait_secs: fc.server.max_wait_secs.unwrap_or(60).clamp(1, 600),
             checkpoint_interval_ms: fc

@@ -59,6 +59,16 @@ pub enum EventKind {
     /// that agents may see and call it (tool pinning).
     #[serde(rename = "mcp.tool_pinned")]
     ToolPinned,
+    /// A change (model, prompt, pipeline, policy version) was submitted
+    /// with its evidence.
+    #[serde(rename = "change.submitted")]
+    ChangeSubmitted,
+    /// One gate's result for a change: rule, expected, measured, status.
+    #[serde(rename = "change.gate")]
+    ChangeGate,
+    /// A change moved to a new state (`verdict` is the new state).
+    #[serde(rename = "change.transition")]
+    ChangeTransition,
 }
 
 impl EventKind {
@@ -84,6 +94,9 @@ impl EventKind {
             EventKind::LogInitialized => "log.initialized",
             EventKind::NotificationSent => "notification.sent",
             EventKind::ToolPinned => "mcp.tool_pinned",
+            EventKind::ChangeSubmitted => "change.submitted",
+            EventKind::ChangeGate => "change.gate",
+            EventKind::ChangeTransition => "change.transition",
         }
     }
 }
@@ -130,6 +143,9 @@ pub struct AuditEvent {
     pub request_hash: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_id: Option<String>,
+    /// The change this event is about (change events, deploy decisions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_id: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub votes: Vec<VoteRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -164,6 +180,7 @@ impl AuditEvent {
             decision_id: None,
             request_hash: None,
             approval_id: None,
+            change_id: None,
             votes: Vec::new(),
             outcome: None,
             reason: None,
@@ -219,6 +236,9 @@ mod tests {
             EventKind::AuthFailed,
             EventKind::NotificationSent,
             EventKind::ToolPinned,
+            EventKind::ChangeSubmitted,
+            EventKind::ChangeGate,
+            EventKind::ChangeTransition,
         ] {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }

@@ -31,6 +31,7 @@ pub fn is_id(prefix: &str, s: &str) -> bool {
 pub const DECISION: &str = "dec";
 pub const APPROVAL: &str = "apr";
 pub const REQUEST: &str = "req";
+pub const CHANGE: &str = "chg";
 
 #[cfg(test)]
 mod tests {

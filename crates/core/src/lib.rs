@@ -10,6 +10,7 @@
 
 pub mod approval;
 pub mod audit;
+pub mod change;
 pub mod error;
 pub mod governor;
 pub mod ids;
@@ -22,6 +23,7 @@ pub mod verdict;
 
 pub use approval::{Approval, ApprovalState, Vote, VoteDecision, VoteRefusal};
 pub use audit::{AuditEvent, EventKind};
+pub use change::{Change, ChangeState};
 pub use error::GovernorError;
 pub use governor::Governor;
 pub use principal::{Principal, PrincipalKind, PrincipalRef};

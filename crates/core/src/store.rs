@@ -8,6 +8,7 @@
 
 use crate::approval::{Approval, ApprovalState};
 use crate::audit::AuditEvent;
+use crate::change::{Change, ChangeFilter};
 use crate::principal::Principal;
 use crate::request::RequestHash;
 use crate::time::Timestamp;
@@ -34,6 +35,13 @@ pub enum Mutation {
     CreateDecision(DecisionRecord),
     /// Sets the outcome of a decision that has none yet.
     SetOutcome(DecisionRecord),
+    CreateChange(Change),
+    /// Applies only if the stored revision is `expected_rev`; the new
+    /// change must carry `expected_rev + 1`.
+    UpdateChange {
+        change: Change,
+        expected_rev: u64,
+    },
 }
 
 /// One atomic, durable unit: mutations plus the events that record them.
@@ -121,4 +129,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Vec<Approval>, StoreError>;
 
     async fn decision(&self, id: &str) -> Result<Option<DecisionRecord>, StoreError>;
+
+    async fn change(&self, id: &str) -> Result<Option<Change>, StoreError>;
+    /// Newest first.
+    async fn changes(&self, filter: &ChangeFilter) -> Result<Vec<Change>, StoreError>;
 }

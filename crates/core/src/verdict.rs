@@ -88,6 +88,10 @@ pub struct DecisionRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_id: Option<String>,
     pub created_at: Timestamp,
+    /// The change a deploy decision deploys: its executed outcome marks the
+    /// change deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_id: Option<String>,
     /// Set once, by the front that acted on an allow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,

@@ -10,6 +10,7 @@
 
 use async_trait::async_trait;
 use countersign_core::approval::Approval;
+use countersign_core::change::{Change, ChangeFilter};
 use countersign_core::governor::{AllowAck, DecisionInput, GovernorConfig};
 use countersign_core::policy::PolicySet;
 use countersign_core::store::{ApprovalFilter, Store, StoreError, Write};
@@ -54,6 +55,12 @@ impl Store for BrokenDisk {
     }
     async fn decision(&self, _: &str) -> Result<Option<DecisionRecord>, StoreError> {
         Ok(None)
+    }
+    async fn change(&self, _: &str) -> Result<Option<Change>, StoreError> {
+        Ok(None)
+    }
+    async fn changes(&self, _: &ChangeFilter) -> Result<Vec<Change>, StoreError> {
+        Ok(Vec::new())
     }
 }
 
@@ -134,6 +141,12 @@ impl Store for NoFlush {
     }
     async fn decision(&self, _: &str) -> Result<Option<DecisionRecord>, StoreError> {
         Ok(None)
+    }
+    async fn change(&self, _: &str) -> Result<Option<Change>, StoreError> {
+        Ok(None)
+    }
+    async fn changes(&self, _: &ChangeFilter) -> Result<Vec<Change>, StoreError> {
+        Ok(Vec::new())
     }
 }
 

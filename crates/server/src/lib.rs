@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::directory::routes())
         .merge(routes::policies::routes())
         .merge(routes::audit::routes())
+        .merge(routes::changes::routes())
         .merge(openapi::routes())
         .fallback(routes::health::not_found)
         .layer(DefaultBodyLimit::max(max_body))

@@ -23,6 +23,7 @@ pub use audit::{AuditEntry, AuditFilter, CheckpointRow};
 pub use error::OpenError;
 
 use countersign_core::approval::Approval;
+use countersign_core::change::{Change, ChangeFilter};
 use countersign_core::store::{ApprovalFilter, Store, StoreError, Write};
 use countersign_core::verdict::DecisionRecord;
 use countersign_core::{Principal, RequestHash, Timestamp, TokenRecord};
@@ -157,6 +158,31 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.read(move |c| rows::one_body(c, "SELECT body FROM decisions WHERE id = ?1", [&id]))
             .await
+    }
+
+    async fn change(&self, id: &str) -> Result<Option<Change>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| rows::one_body(c, "SELECT body FROM changes WHERE id = ?1", [&id]))
+            .await
+    }
+
+    async fn changes(&self, filter: &ChangeFilter) -> Result<Vec<Change>, StoreError> {
+        let kind = filter.kind.clone();
+        let subject = filter.subject.as_ref().map(ToString::to_string);
+        let env = filter.environment.clone();
+        let state = filter.state.map(|s| s.as_str().to_owned());
+        let limit = i64::try_from(filter.limit.clamp(1, 100_000)).unwrap_or(1000);
+        self.read(move |c| {
+            rows::bodies(
+                c,
+                "SELECT body FROM changes
+                 WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR subject = ?2)
+                   AND (?3 IS NULL OR environment = ?3) AND (?4 IS NULL OR state = ?4)
+                 ORDER BY created_at DESC, id DESC LIMIT ?5",
+                rusqlite::params![kind, subject, env, state, limit],
+            )
+        })
+        .await
     }
 }
 

@@ -218,6 +218,41 @@ pub fn apply(c: &Connection, m: &Mutation) -> Result<(), StoreError> {
             params![d.id, to_json(d)?],
             format!("decision `{}`", d.id),
         ),
+        Mutation::CreateChange(ch) => insert(
+            c,
+            "INSERT INTO changes
+               (id, kind, subject, environment, state, created_at, deployed_at, rev, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                ch.id,
+                ch.kind,
+                ch.subject.to_string(),
+                ch.environment,
+                ch.state.as_str(),
+                ch.created_at.millis(),
+                ch.deployed_at.map(|t| t.millis()),
+                i64::try_from(ch.rev).unwrap_or(i64::MAX),
+                to_json(ch)?
+            ],
+            format!("change `{}`", ch.id),
+        ),
+        Mutation::UpdateChange {
+            change: ch,
+            expected_rev,
+        } => update_one(
+            c,
+            "UPDATE changes SET state = ?2, deployed_at = ?3, rev = ?4, body = ?5
+             WHERE id = ?1 AND rev = ?6",
+            params![
+                ch.id,
+                ch.state.as_str(),
+                ch.deployed_at.map(|t| t.millis()),
+                i64::try_from(ch.rev).unwrap_or(i64::MAX),
+                to_json(ch)?,
+                i64::try_from(*expected_rev).unwrap_or(i64::MAX)
+            ],
+            format!("change `{}`", ch.id),
+        ),
         Mutation::SetOutcome(d) => update_one(
             c,
             "UPDATE decisions SET has_outcome = 1, body = ?2 WHERE id = ?1 AND has_outcome = 0",

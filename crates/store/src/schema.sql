@@ -40,6 +40,22 @@ CREATE TABLE IF NOT EXISTS decisions (
     body        TEXT NOT NULL
 ) WITHOUT ROWID;
 
+-- Change authorization: one row per change (model, prompt, pipeline,
+-- policy version into one environment); revisions are compare-and-swap.
+CREATE TABLE IF NOT EXISTS changes (
+    id           TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    environment  TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    deployed_at  INTEGER,
+    rev          INTEGER NOT NULL,
+    body         TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS changes_by_subject ON changes (subject, created_at);
+CREATE INDEX IF NOT EXISTS changes_by_state ON changes (state, created_at);
+
 -- The audit log. `seq` is the leaf index in the Merkle tree (from 0);
 -- `entry` is the RFC 8785 canonical JSON whose leaf hash is in audit_nodes.
 CREATE TABLE IF NOT EXISTS audit_entries (

@@ -128,6 +128,7 @@ pub async fn initialize(dir: &Path, admin: &str) -> Result<String> {
         GovernorConfig {
             environments: cfg.environments.clone(),
             admin_group: cfg.admin_group.clone(),
+            changes: cfg.changes.clone(),
         },
     )
     .await?;

@@ -1,6 +1,7 @@
 mod admin;
 mod approvals;
 mod audit;
+mod change;
 mod init;
 mod notifications;
 mod policy;
@@ -21,5 +22,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(a).await,
         Command::Policy(c) => policy::run(c).await,
         Command::Audit(c) => audit::run(c).await,
+        Command::Change(c) => change::run(c).await,
+        Command::Inventory {
+            environment,
+            remote,
+        } => change::inventory(environment, remote).await,
     }
 }

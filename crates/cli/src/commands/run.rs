@@ -38,6 +38,14 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             Value::String(shell_words::join(&args.command)),
         );
     }
+    // A deploy names its approved change and the artifact it deploys.
+    if let (Some(id), Some(path)) = (&args.change, &args.artifact) {
+        let digest = super::change::sha256_file(path)?;
+        context.insert(
+            "change".into(),
+            json!({ "id": id, "artifact_sha256": digest }),
+        );
+    }
     let client = Client::new(&args.remote)?;
     let mut body = json!({
         "action": args.action,

@@ -68,6 +68,7 @@ async fn serve(cfg: Config) -> Result<ExitCode> {
             GovernorConfig {
                 environments: cfg.environments.clone(),
                 admin_group: cfg.admin_group.clone(),
+                changes: cfg.changes.clone(),
             },
         )
         .await?,

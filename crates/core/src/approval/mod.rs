@@ -129,6 +129,11 @@ pub struct Approval {
     /// The decision that redeemed this approval (single use).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executed_by: Option<String>,
+    /// The change this approval reviews (a change review or an emergency
+    /// override). Such an approval is never redeemed by a decision: its
+    /// approval moves the change along, and the gates are the rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_id: Option<String>,
     /// Bumped on every change; updates are compare-and-swap on it.
     pub version: u64,
 }

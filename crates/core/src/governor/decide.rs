@@ -1,6 +1,7 @@
 //! The decision path: evaluate, and when policy makes the action approvable,
 //! open an approval — or redeem the approved one bound to this exact request.
 
+use super::deploy::DeployCheck;
 use super::{Governor, Snapshot, truncate};
 use crate::approval::{Approval, ApprovalState, Requirement, tally};
 use crate::audit::{AuditEvent, EventKind};
@@ -78,18 +79,49 @@ impl Governor {
     ) -> Result<Decision, GovernorError> {
         self.check_input(&input)?;
         let reason = input.reason.clone();
-        let request = ActionRequest {
+        // A deploy action is checked against the change it names first;
+        // the claim is replaced by the change's facts for Cedar.
+        let deploy_kind = self
+            .config
+            .changes
+            .kind_deployed_by(&input.action)
+            .map(|(k, _)| k.to_owned());
+        let claim = deploy_kind
+            .as_ref()
+            .and_then(|_| input.context.get("change").cloned());
+        let mut request = ActionRequest {
             principal: who.reference(),
             action: input.action,
             resource: input.resource,
             environment: input.environment,
             context: input.context,
         };
-        let hash = request
-            .hash()
-            .map_err(|e| GovernorError::InvalidContext(e.to_string()))?;
+        let mut hash = RequestHash(String::new());
+        let mut deploy = None;
 
-        for _ in 0..REDEEM_ATTEMPTS {
+        for attempt in 0..REDEEM_ATTEMPTS {
+            if let Some(kind) = &deploy_kind {
+                // Again on a retry: the change may have moved meanwhile.
+                request.context.remove("change");
+                if let Some(c) = &claim {
+                    request.context.insert("change".into(), c.clone());
+                }
+                deploy = Some(
+                    self.deploy_check(
+                        kind,
+                        &request.action,
+                        &request.resource,
+                        &request.environment,
+                        &mut request.context,
+                    )
+                    .await?,
+                );
+            }
+            if attempt == 0 || deploy_kind.is_some() {
+                hash = request
+                    .hash()
+                    .map_err(|e| GovernorError::InvalidContext(e.to_string()))?;
+            }
             let snap = self.snapshot();
             let first = evaluate(&snap, &request, None)?;
             let outcome = match first {
@@ -157,6 +189,23 @@ impl Governor {
                     }
                 }
             };
+            let outcome = match (deploy.as_ref().and_then(|d| d.refusal.as_ref()), outcome) {
+                (None, o) => o,
+                // Cedar's own denial stands, with the change's reason beside
+                // it when a policy (not the default) decided.
+                (Some(why), Settled::Deny { policies, reason }) => Settled::Deny {
+                    reason: if policies.is_empty() {
+                        why.clone()
+                    } else {
+                        format!("{reason}; {why}")
+                    },
+                    policies,
+                },
+                (Some(why), Settled::Allow { .. } | Settled::Pending { .. }) => Settled::Deny {
+                    policies: Vec::new(),
+                    reason: why.clone(),
+                },
+            };
             match self
                 .record(
                     &snap,
@@ -167,6 +216,7 @@ impl Governor {
                     outcome,
                     request_id,
                     allow_ack,
+                    deploy.as_ref(),
                 )
                 .await
             {
@@ -243,11 +293,14 @@ impl Governor {
             None => self.store.open_approval(&who.name, hash).await?,
         };
         Ok(match found {
-            Some(a) if a.request == *request => match a.effective_state(now) {
-                ApprovalState::Pending => ApprovalPath::Open(a),
-                ApprovalState::Approved => ApprovalPath::Approved(a),
-                _ => ApprovalPath::None,
-            },
+            // A change's review is never redeemed by a decision.
+            Some(a) if a.request == *request && a.change_id.is_none() => {
+                match a.effective_state(now) {
+                    ApprovalState::Pending => ApprovalPath::Open(a),
+                    ApprovalState::Approved => ApprovalPath::Approved(a),
+                    _ => ApprovalPath::None,
+                }
+            }
             _ => ApprovalPath::None,
         })
     }
@@ -267,6 +320,7 @@ impl Governor {
         outcome: Settled,
         request_id: Option<&str>,
         allow_ack: AllowAck,
+        deploy: Option<&DeployCheck>,
     ) -> Result<Decision, GovernorError> {
         let now = Timestamp::now();
         let id = ids::new_id(ids::DECISION)?;
@@ -276,7 +330,8 @@ impl Governor {
         ev.action = Some(request.action.clone());
         ev.resource = Some(request.resource.clone());
         ev.environment = Some(request.environment.clone());
-        ev.policy_hash = Some(snap.policies.hash().to_owned());
+        let policy_hash = snap.policies_for(&request.environment).0.hash().to_owned();
+        ev.policy_hash = Some(policy_hash.clone());
         ev.decision_id = Some(id.clone());
         ev.request_hash = Some(hash.0.clone());
         ev.reason = reason.map(str::to_owned);
@@ -294,7 +349,7 @@ impl Governor {
             obligations: Vec::new(),
             approval: None,
             approved_by: None,
-            policy_hash: snap.policies.hash().to_owned(),
+            policy_hash: policy_hash.clone(),
             request_hash: hash.clone(),
             audit_seq: 0,
         };
@@ -351,13 +406,14 @@ impl Governor {
                             requester_owner: who.owner.clone(),
                             expires_at: now.plus(Duration::from_secs(requirement.ttl_secs)),
                             requirement,
-                            policy_hash: snap.policies.hash().to_owned(),
+                            policy_hash: policy_hash.clone(),
                             decision_id: id.clone(),
                             state: ApprovalState::Pending,
                             votes: Vec::new(),
                             created_at: now,
                             decided_at: None,
                             executed_by: None,
+                            change_id: None,
                             version: 0,
                         };
                         write.mutations.push(Mutation::CreateApproval(a.clone()));
@@ -388,11 +444,33 @@ impl Governor {
         }
         ev.verdict = Some(decision.verdict.as_str().to_owned());
         ev.policies = decision.policies.clone();
-        if decision.verdict == Verdict::Deny {
-            ev.detail = decision
-                .reason
-                .as_ref()
-                .map(|r| serde_json::json!({ "deny_reason": r }));
+        let mut detail = Map::new();
+        if decision.verdict == Verdict::Deny
+            && let Some(r) = &decision.reason
+        {
+            detail.insert("deny_reason".into(), Value::from(r.clone()));
+        }
+        let deployed = deploy.and_then(|d| d.change.as_ref());
+        if let Some(d) = deploy {
+            if let Value::Object(m) = d.detail() {
+                detail.extend(m);
+            }
+            ev.change_id = deployed.map(|c| c.id.clone());
+        }
+        if !detail.is_empty() {
+            ev.detail = Some(Value::Object(detail));
+        }
+        if decision.verdict == Verdict::Allow
+            && let Some(c) = deployed
+        {
+            // Remembered so `change deployed` can report this deploy.
+            let mut next = c.clone();
+            next.deploy_decision = Some(id.clone());
+            next.rev += 1;
+            write.mutations.push(Mutation::UpdateChange {
+                change: next,
+                expected_rev: c.rev,
+            });
         }
         write
             .mutations
@@ -410,6 +488,7 @@ impl Governor {
                     .map(|a| a.id.clone())
                     .or_else(|| decision.approved_by.clone()),
                 created_at: now,
+                change_id: deployed.map(|c| c.id.clone()),
                 outcome: None,
             }));
         // The decision event comes first so its sequence number is seqs[0].
@@ -476,7 +555,8 @@ pub(crate) fn evaluate(
         environment: &request.environment,
         context: &request.context,
     };
-    Ok(snap.policies.decide(&q, facts, &snap.directory)?)
+    let (policies, directory) = snap.policies_for(&request.environment);
+    Ok(policies.decide(&q, facts, directory)?)
 }
 
 enum ApprovalPath {

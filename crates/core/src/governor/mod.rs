@@ -5,17 +5,22 @@
 //! other; every change goes to the store as one atomic [`Write`] with its
 //! audit events.
 
+mod changes;
 mod decide;
+mod deploy;
 mod directory;
+mod env_policies;
 mod outcomes;
 mod votes;
 
+pub use changes::ChangeInput;
 pub use decide::{AllowAck, DecisionInput};
 pub use directory::NewPrincipal;
 pub use outcomes::{OutcomeReport, OutcomeReporter};
 pub use votes::VoteInput;
 
 use crate::audit::{AuditEvent, EventKind};
+use crate::change::ChangeRules;
 use crate::error::GovernorError;
 use crate::principal::Principal;
 use crate::store::{Store, Write};
@@ -34,6 +39,8 @@ pub struct GovernorConfig {
     pub environments: Vec<String>,
     /// Members of this group administer principals, tokens and policies.
     pub admin_group: String,
+    /// Change kinds and their gates per environment.
+    pub changes: ChangeRules,
 }
 
 impl Default for GovernorConfig {
@@ -41,6 +48,7 @@ impl Default for GovernorConfig {
         GovernorConfig {
             environments: vec!["dev".into(), "staging".into(), "prod".into()],
             admin_group: "admin".into(),
+            changes: ChangeRules::default(),
         }
     }
 }
@@ -48,30 +56,74 @@ impl Default for GovernorConfig {
 /// Everything a decision reads, immutable once built.
 #[derive(Debug)]
 pub struct Snapshot {
+    /// The policy set loaded from disk: in force in every environment
+    /// without an approved `policy` change of its own.
     pub policies: Arc<PolicySet>,
     pub directory: Directory,
+    /// Environments whose policies came through an approved `policy`
+    /// change, with the directory built against that set's schema.
+    pub env_policies: HashMap<String, EnvPolicies>,
     pub principals: HashMap<String, Principal>,
     pub tokens: HashMap<String, TokenRecord>,
+}
+
+/// One environment's own policy set, from the `policy` change live there.
+#[derive(Debug)]
+pub struct EnvPolicies {
+    pub policies: Arc<PolicySet>,
+    pub directory: Directory,
+    pub change_id: String,
 }
 
 impl Snapshot {
     fn build(
         policies: Arc<PolicySet>,
+        env_sets: Vec<(String, Arc<PolicySet>, String)>,
         principals: Vec<Principal>,
         tokens: Vec<TokenRecord>,
     ) -> Result<Self, GovernorError> {
         let entries: Vec<DirectoryEntry> = principals.iter().map(directory::entry).collect();
         let directory = Directory::build(&policies, &entries)
             .map_err(|e| GovernorError::Policy(e.to_string()))?;
+        let mut env_policies = HashMap::new();
+        for (env, set, change_id) in env_sets {
+            let directory = Directory::build(&set, &entries).map_err(|e| {
+                GovernorError::Policy(format!("the policies of `{env}` (change {change_id}): {e}"))
+            })?;
+            env_policies.insert(
+                env,
+                EnvPolicies {
+                    policies: set,
+                    directory,
+                    change_id,
+                },
+            );
+        }
         Ok(Snapshot {
             policies,
             directory,
+            env_policies,
             principals: principals
                 .into_iter()
                 .map(|p| (p.name.clone(), p))
                 .collect(),
             tokens: tokens.into_iter().map(|t| (t.id.clone(), t)).collect(),
         })
+    }
+
+    /// The policy set and directory in force in `environment`.
+    pub fn policies_for(&self, environment: &str) -> (&Arc<PolicySet>, &Directory) {
+        match self.env_policies.get(environment) {
+            Some(e) => (&e.policies, &e.directory),
+            None => (&self.policies, &self.directory),
+        }
+    }
+
+    fn env_sets(&self) -> Vec<(String, Arc<PolicySet>, String)> {
+        self.env_policies
+            .iter()
+            .map(|(env, e)| (env.clone(), Arc::clone(&e.policies), e.change_id.clone()))
+            .collect()
     }
 }
 
@@ -99,8 +151,10 @@ impl Governor {
         policies: PolicySet,
         config: GovernorConfig,
     ) -> Result<Self, GovernorError> {
+        let env_sets = env_policies::load(store.as_ref(), &config).await?;
         let snap = Snapshot::build(
             Arc::new(policies),
+            env_sets,
             store.principals().await?,
             store.tokens().await?,
         )?;
@@ -140,9 +194,10 @@ impl Governor {
 
     /// Re-reads principals and tokens from the store (after a change).
     async fn refresh_directory(&self) -> Result<(), GovernorError> {
-        let policies = Arc::clone(&self.snapshot().policies);
+        let cur = self.snapshot();
         let snap = Snapshot::build(
-            policies,
+            Arc::clone(&cur.policies),
+            cur.env_sets(),
             self.store.principals().await?,
             self.store.tokens().await?,
         )?;
@@ -150,7 +205,8 @@ impl Governor {
         Ok(())
     }
 
-    /// The hash of the policy set in force.
+    /// The hash of the policy set loaded from disk (environments with a
+    /// `policy` change of their own have theirs: [`Snapshot::policies_for`]).
     pub fn policy_hash(&self) -> String {
         self.snapshot().policies.hash().to_owned()
     }
@@ -168,6 +224,7 @@ impl Governor {
             let cur = self.snapshot();
             Snapshot::build(
                 Arc::new(set),
+                cur.env_sets(),
                 cur.principals.values().cloned().collect(),
                 cur.tokens.values().cloned().collect(),
             )

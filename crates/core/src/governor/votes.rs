@@ -98,8 +98,9 @@ impl Governor {
                 }
                 VoteDecision::Approve => {
                     let t = tally(&next);
+                    // A change review's rule is its gate, not a Cedar policy.
                     if t.approvals() >= next.requirement.quorum
-                        && self.policy_grants(&next, &t.approvers)?
+                        && (next.change_id.is_some() || self.policy_grants(&next, &t.approvers)?)
                     {
                         next.state = ApprovalState::Approved;
                         next.decided_at = Some(now);
@@ -107,14 +108,25 @@ impl Governor {
                     }
                 }
             }
-            let write = Write {
+            let mut follow = Write {
+                mutations: Vec::new(),
+                events,
+            };
+            let installs = self
+                .change_follow_up(&mut next, &mut follow, request_id)
+                .await?;
+            let mut write = Write {
                 mutations: vec![Mutation::UpdateApproval {
                     approval: next.clone(),
                     expected_version: a.version,
                 }],
-                events,
+                events: follow.events,
             };
+            write.mutations.extend(follow.mutations);
             if self.commit_transition(write, &next).await? {
+                if installs {
+                    self.refresh_env_policies().await?;
+                }
                 return Ok(next);
             }
         }
@@ -163,13 +175,15 @@ impl Governor {
             next.decided_at = Some(now);
             let mut ev = self.approval_event(EventKind::Cancelled, &next, request_id);
             ev.principal = Some(who.reference());
-            let write = Write::new(
+            let mut write = Write::new(
                 Mutation::UpdateApproval {
                     approval: next.clone(),
                     expected_version: a.version,
                 },
                 ev,
             );
+            self.change_follow_up(&mut next, &mut write, request_id)
+                .await?;
             if self.commit_transition(write, &next).await? {
                 return Ok(next);
             }
@@ -190,13 +204,15 @@ impl Governor {
         next.state = ApprovalState::Expired;
         next.decided_at = Some(Timestamp::now());
         let ev = self.approval_event(EventKind::Expired, &next, request_id);
-        let write = Write::new(
+        let mut write = Write::new(
             Mutation::UpdateApproval {
                 approval: next.clone(),
                 expected_version: a.version,
             },
             ev,
         );
+        self.change_follow_up(&mut next, &mut write, request_id)
+            .await?;
         self.commit_transition(write, &next).await
     }
 
@@ -291,17 +307,63 @@ impl Governor {
         ev.request_hash = Some(rec.request_hash.0.clone());
         ev.approval_id = rec.approval_id.clone();
         ev.outcome = serde_json::to_value(&outcome).ok();
-        let seqs = self
-            .store
-            .commit(Write::new(Mutation::SetOutcome(rec), ev))
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => GovernorError::Conflict(format!(
-                    "the outcome of decision `{decision_id}` was already reported"
-                )),
-                other => other.into(),
-            })?;
+        ev.change_id = rec.change_id.clone();
+        let mut write = Write::new(Mutation::SetOutcome(rec.clone()), ev);
+        let installs = self
+            .deployed_follow_up(&rec, &outcome, &mut write, request_id)
+            .await?;
+        let seqs = self.store.commit(write).await.map_err(|e| match e {
+            StoreError::Conflict(_) => GovernorError::Conflict(format!(
+                "the outcome of decision `{decision_id}` was already reported"
+            )),
+            other => other.into(),
+        })?;
+        if installs {
+            self.refresh_env_policies().await?;
+        }
         Ok(seqs.first().copied().unwrap_or(0))
+    }
+
+    /// An executed deploy of an approved change marks it deployed (live),
+    /// in the outcome's own write. Returns whether a policy set changed.
+    async fn deployed_follow_up(
+        &self,
+        rec: &crate::verdict::DecisionRecord,
+        outcome: &Outcome,
+        write: &mut Write,
+        request_id: Option<&str>,
+    ) -> Result<bool, GovernorError> {
+        let Some(cid) = &rec.change_id else {
+            return Ok(false);
+        };
+        if outcome.status != "executed" {
+            return Ok(false);
+        }
+        let Some(mut c) = self.store.change(cid).await? else {
+            return Ok(false);
+        };
+        if c.state != crate::change::ChangeState::Approved
+            || c.deploy_decision.as_deref() != Some(rec.id.as_str())
+        {
+            return Ok(false);
+        }
+        let expected = c.rev;
+        c.deployed_at = Some(Timestamp::now());
+        c.deployed_by = Some(rec.id.clone());
+        self.transition(
+            &mut c,
+            crate::change::ChangeState::Deployed,
+            Some(&rec.principal),
+            Some(serde_json::json!({ "decision": rec.id })),
+            write,
+            request_id,
+        );
+        let installs = c.kind == "policy";
+        write.mutations.push(Mutation::UpdateChange {
+            change: c,
+            expected_rev: expected,
+        });
+        Ok(installs)
     }
 
     fn approval_event(

@@ -16,10 +16,26 @@ pub fn routes() -> Router<AppState> {
 
 async fn show(State(s): State<AppState>, Authed(_): Authed) -> Json<Value> {
     let snap = s.governor.snapshot();
+    // Environments with an approved policy change of their own.
+    let environments: serde_json::Map<String, Value> = snap
+        .env_policies
+        .iter()
+        .map(|(env, e)| {
+            (
+                env.clone(),
+                json!({
+                    "hash": e.policies.hash(),
+                    "change": e.change_id,
+                    "policies": e.policies.policy_ids(),
+                }),
+            )
+        })
+        .collect();
     Json(json!({
         "hash": snap.policies.hash(),
         "policies": snap.policies.policy_ids(),
         "actions": snap.policies.action_names(),
+        "environments": environments,
     }))
 }
 

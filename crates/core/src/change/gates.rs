@@ -1,0 +1,320 @@
+//! Gate evaluation, as pure functions of a change, its gates, the other
+//! changes of the same subject and the time: the governor loads, these
+//! decide, so every rule is testable without a store.
+
+use super::rules::GateRules;
+use super::{Change, ChangeState, GateResult, GateStatus};
+use crate::time::{Timestamp, format_duration};
+use std::time::Duration;
+
+/// The change live for its subject in `environment`: the latest deployed
+/// one that was not rolled back.
+pub fn live_in<'a>(changes: &'a [Change], environment: &str) -> Option<&'a Change> {
+    changes
+        .iter()
+        .filter(|c| c.environment == environment && c.state == ChangeState::Deployed)
+        .max_by_key(|c| (c.deployed_at, c.id.clone()))
+}
+
+/// Gates checked when a change is submitted. Failures here are final
+/// (`checks_failed`); soak, wait, reviews and freezes that can only be
+/// settled later are reported as pending.
+pub fn at_submit(
+    change: &Change,
+    rules: &GateRules,
+    siblings: &[Change],
+    now: Timestamp,
+) -> Vec<GateResult> {
+    let mut out = Vec::new();
+    let live = live_in(siblings, &change.environment)
+        .filter(|l| l.id != change.id)
+        .map(|l| (l.version.as_str(), &l.evidence.metrics));
+    for t in &rules.metrics {
+        out.push(t.check(&change.evidence.metrics, live));
+    }
+    if let Some(after) = &rules.after {
+        let (promo, soak) = promotion(change, after, rules.min_soak, siblings, now);
+        out.push(promo);
+        if let Some(mut s) = soak {
+            if s.status == GateStatus::Fail {
+                // Soak time still to come is not a failed check.
+                s.status = GateStatus::Pending;
+            }
+            out.push(s);
+        }
+    }
+    out.push(review_gate("review", &rules.reviews));
+    if change.emergency.is_some() {
+        out.push(review_gate("emergency", &rules.emergency));
+    }
+    if let Some(w) = rules.wait {
+        out.push(GateResult::new(
+            "wait",
+            format!("wait {}", format_duration(w)),
+            format!("{} after approval", format_duration(w)),
+            None,
+            GateStatus::Pending,
+        ));
+    }
+    if let Some(w) = rules.frozen_at(now) {
+        out.push(freeze_result(change, w, false));
+    }
+    out
+}
+
+/// What a deploy of `change` presenting `digest` at `now` must pass.
+/// Returns every deploy gate's result and, when any fails, why the deploy
+/// is refused.
+pub fn at_deploy(
+    change: &Change,
+    rules: &GateRules,
+    siblings: &[Change],
+    digest: &str,
+    override_approved: bool,
+    now: Timestamp,
+) -> (Vec<GateResult>, Option<String>) {
+    let mut out = Vec::new();
+    let mut refusals = Vec::new();
+    let live = live_in(siblings, &change.environment);
+    let state_ok = match change.state {
+        ChangeState::Approved => Ok(()),
+        ChangeState::Deployed if live.is_some_and(|l| l.id == change.id) => Ok(()),
+        ChangeState::Deployed => Err(format!(
+            "change {} is no longer live in {} ({} replaced it); submit a new change",
+            change.id,
+            change.environment,
+            live.map_or("another change", |l| l.id.as_str())
+        )),
+        ChangeState::Superseded => Err(format!(
+            "change {} was superseded by {}; deploy that one instead",
+            change.id,
+            change.superseded_by.as_deref().unwrap_or("a newer change")
+        )),
+        s => Err(format!(
+            "change {} is {}; only an approved change may be deployed",
+            change.id,
+            s.as_str()
+        )),
+    };
+    out.push(GateResult::new(
+        "state",
+        "the change is approved",
+        "approved (or live, for a redeploy)",
+        Some(change.state.as_str().to_owned()),
+        if state_ok.is_ok() {
+            GateStatus::Pass
+        } else {
+            GateStatus::Fail
+        },
+    ));
+    if let Err(e) = state_ok {
+        refusals.push(e);
+    }
+    let digest_ok = digest == change.artifact_sha256;
+    out.push(GateResult::new(
+        "artifact",
+        "the deployed artifact is the approved one",
+        format!("sha256:{}", change.artifact_sha256),
+        Some(format!("sha256:{digest}")),
+        if digest_ok {
+            GateStatus::Pass
+        } else {
+            GateStatus::Fail
+        },
+    ));
+    if !digest_ok {
+        refusals.push(format!(
+            "artifact digest mismatch: change {} approved sha256:{}, this deploy presents sha256:{digest}",
+            change.id, change.artifact_sha256
+        ));
+    }
+    if let Some(after) = &rules.after {
+        let (promo, soak) = promotion(change, after, rules.min_soak, siblings, now);
+        for g in std::iter::once(promo).chain(soak) {
+            if g.status == GateStatus::Fail {
+                refusals.push(format!(
+                    "{}: expected {}, found {}",
+                    g.rule,
+                    g.expected,
+                    g.measured.as_deref().unwrap_or("nothing")
+                ));
+            }
+            out.push(g);
+        }
+    }
+    if let (Some(w), Some(approved)) = (rules.wait, change.approved_at) {
+        let ok = now >= approved.plus(w);
+        out.push(GateResult::new(
+            "wait",
+            format!("wait {}", format_duration(w)),
+            format!("{} after approval", format_duration(w)),
+            Some(format!(
+                "{} since approval",
+                format_duration(round_secs(elapsed(approved, now)))
+            )),
+            if ok {
+                GateStatus::Pass
+            } else {
+                GateStatus::Fail
+            },
+        ));
+        if !ok {
+            refusals.push(format!(
+                "wait timer: deploys wait {} after approval; {} to go",
+                format_duration(w),
+                format_duration(round_secs(w.saturating_sub(elapsed(approved, now))))
+            ));
+        }
+    }
+    if let Some(w) = rules.frozen_at(now) {
+        let g = freeze_result(change, w, override_approved);
+        if g.status == GateStatus::Fail {
+            refusals.push(format!(
+                "{} is frozen until {}{}; only an emergency change with an approved override may deploy",
+                change.environment,
+                w.until.rfc3339(),
+                w.reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ));
+        }
+        out.push(g);
+    }
+    let refusal = (!refusals.is_empty()).then(|| refusals.join("; "));
+    (out, refusal)
+}
+
+fn elapsed(from: Timestamp, to: Timestamp) -> Duration {
+    Duration::from_millis(u64::try_from(to.millis() - from.millis()).unwrap_or(0))
+}
+
+fn round_secs(d: Duration) -> Duration {
+    Duration::from_secs(d.as_secs().max(1))
+}
+
+/// The promotion gate (same artifact live in `after`) and, with a minimum
+/// soak, how long it has been live there.
+fn promotion(
+    change: &Change,
+    after: &str,
+    min_soak: Option<Duration>,
+    siblings: &[Change],
+    now: Timestamp,
+) -> (GateResult, Option<GateResult>) {
+    let rule = format!("deployed to {after} first");
+    let prior = siblings
+        .iter()
+        .filter(|c| {
+            c.environment == after
+                && c.artifact_sha256 == change.artifact_sha256
+                && c.state == ChangeState::Deployed
+        })
+        .min_by_key(|c| c.deployed_at);
+    let promo = match prior {
+        Some(p) => GateResult::new(
+            "promotion",
+            &rule,
+            format!("sha256:{} live in {after}", short(&change.artifact_sha256)),
+            Some(format!(
+                "live in {after} since {} ({})",
+                p.deployed_at.map(Timestamp::rfc3339).unwrap_or_default(),
+                p.id
+            )),
+            GateStatus::Pass,
+        ),
+        None => GateResult::new(
+            "promotion",
+            &rule,
+            format!("sha256:{} live in {after}", short(&change.artifact_sha256)),
+            Some(format!("this artifact is not live in {after}")),
+            GateStatus::Fail,
+        ),
+    };
+    let soak = min_soak.map(|need| {
+        let since = prior.and_then(|p| p.deployed_at);
+        let have = since.map(|s| elapsed(s, now));
+        GateResult::new(
+            "soak",
+            format!("live in {after} for {}", format_duration(need)),
+            format!(">= {}", format_duration(need)),
+            Some(have.map_or_else(|| "not live".to_owned(), |h| format_duration(round_secs(h)))),
+            if have.is_some_and(|h| h >= need) {
+                GateStatus::Pass
+            } else {
+                GateStatus::Fail
+            },
+        )
+    });
+    (promo, soak)
+}
+
+fn review_gate(gate: &str, r: &super::rules::ReviewRule) -> GateResult {
+    let who = if r.groups.is_empty() {
+        "any human".to_owned()
+    } else {
+        r.groups.join(", ")
+    };
+    if r.quorum == 0 {
+        return GateResult::new(
+            gate,
+            "no review required",
+            "0 approvals",
+            None,
+            GateStatus::Pass,
+        );
+    }
+    GateResult::new(
+        gate,
+        format!("{} of {who}, not the author", r.quorum),
+        format!("{} approvals", r.quorum),
+        Some("0 approvals".into()),
+        GateStatus::Pending,
+    )
+}
+
+fn freeze_result(
+    change: &Change,
+    w: &super::rules::FreezeWindow,
+    override_approved: bool,
+) -> GateResult {
+    let rule = format!(
+        "no deploys to {} from {} until {}{}",
+        change.environment,
+        w.from.rfc3339(),
+        w.until.rfc3339(),
+        w.reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
+    let (measured, status) = if change.emergency.is_some() && override_approved {
+        ("emergency override approved", GateStatus::Pass)
+    } else if change.emergency.is_some() {
+        ("emergency override not approved yet", GateStatus::Fail)
+    } else {
+        ("frozen; not an emergency change", GateStatus::Fail)
+    };
+    GateResult::new(
+        "freeze",
+        rule,
+        "outside the window, or an approved emergency override",
+        Some(measured.into()),
+        status,
+    )
+}
+
+fn short(digest: &str) -> &str {
+    digest.get(..12).unwrap_or(digest)
+}
+
+/// Summary of a failing gate for people: `accuracy >= 0.92: measured 0.91`.
+pub fn describe(g: &GateResult) -> String {
+    format!(
+        "{} [{}]: expected {}, measured {}",
+        g.rule,
+        g.gate,
+        g.expected,
+        g.measured.as_deref().unwrap_or("nothing")
+    )
+}
