@@ -1,5 +1,7 @@
 //! `PolicySet::decide` versus Cedar's `Authorizer::is_authorized` on the
-//! whole set, at 10, 100 and 1,000 generated policies.
+//! whole set, at 10, 100 and 1,000 generated policies; and the effective
+//! permissions table (one `decide` per kind × group × action × resource
+//! type) of the same sets and of the starter set.
 //!
 //! The generated sets look like a real deployment: 60 actions over 30
 //! resource types, each policy scoped to one action (or two) and one type,
@@ -254,7 +256,20 @@ fn bench(c: &mut Criterion) {
             &n,
             |b, _| b.iter(|| set.is_authorized(black_box(&allow_request), dir.entities())),
         );
+
+        let cells = set.effective_permissions("prod", &[]).map(|t| t.len());
+        eprintln!("{n} policies: {cells:?} effective permission cells");
+        group.bench_with_input(BenchmarkId::new("effective_permissions", n), &n, |b, _| {
+            b.iter(|| set.effective_permissions(black_box("prod"), &[]))
+        });
     }
+    let starter = match PolicySet::starter() {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    };
+    group.bench_function("effective_permissions_starter", |b| {
+        b.iter(|| starter.effective_permissions(black_box("prod"), &[]))
+    });
     group.finish();
 }
 

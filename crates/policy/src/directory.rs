@@ -9,8 +9,10 @@ use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, Restri
 
 use crate::{PolicyError, PolicySet};
 
-/// The kind of a principal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The kind of a principal. Serialized as its Cedar type name (`User`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum PrincipalKind {
     /// A human.
     User,

@@ -58,6 +58,15 @@ pub enum PolicyError {
     /// not conforming to the schema).
     #[error("invalid directory: {0}")]
     Directory(String),
+    /// Effective permissions could not be tabulated: nothing could be
+    /// probed, so an empty table would misreport the set.
+    #[error("could not probe effective permissions in `{environment}`: {message}")]
+    Probe {
+        /// The environment probed.
+        environment: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl PolicyError {
@@ -65,7 +74,7 @@ impl PolicyError {
     pub fn diagnostics(&self) -> &[Diagnostic] {
         match self {
             Self::Invalid { diagnostics } | Self::InvalidCases { diagnostics } => diagnostics,
-            Self::Directory(_) => &[],
+            Self::Directory(_) | Self::Probe { .. } => &[],
         }
     }
 }

@@ -7,6 +7,9 @@
 //! [`Query`] against a [`Directory`] of principals with a [`PolicyDecision`]:
 //! `Allow` (with obligations), `Deny` (with a reason) or `ApprovalRequired`
 //! (with the [`ApprovalRule`] that makes the action approvable).
+//! [`PolicySet::effective_permissions`] tabulates those answers per
+//! principal kind, group, action and resource type for one environment, and
+//! [`diff_permissions`] compares two such tables.
 //!
 //! Approvals are evidence, not a bypass: a policy makes an action approvable
 //! by requiring `context.approval.granted` in Cedar, and says how in its
@@ -21,6 +24,7 @@ mod annotations;
 pub mod cases;
 mod decision;
 mod directory;
+mod effective;
 mod error;
 mod query;
 mod set;
@@ -30,6 +34,7 @@ mod starter;
 pub use annotations::{ApprovalRule, Obligation};
 pub use decision::PolicyDecision;
 pub use directory::{Directory, DirectoryEntry, PrincipalKind};
+pub use effective::{Access, Permission, PermissionChange, diff_permissions};
 pub use error::{Diagnostic, PolicyError, QueryError};
 pub use query::{ApprovalFacts, EntityRef, OwnedEntityRef, Query};
 pub use set::PolicySet;

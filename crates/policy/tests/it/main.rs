@@ -13,5 +13,6 @@ mod common;
 mod compile_errors;
 mod decide;
 mod differential;
+mod effective;
 mod hash;
 mod starter;
