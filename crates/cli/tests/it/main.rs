@@ -15,6 +15,7 @@ mod audit_export;
 mod audit_receipt;
 mod audit_tiles;
 mod audit_verify;
+mod changes;
 mod cli_policy;
 mod cli_run;
 mod common;

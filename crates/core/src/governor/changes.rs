@@ -8,7 +8,7 @@ use super::env_policies::{self, PolicyChecks};
 use crate::approval::{Approval, ApprovalState, Requirement, tally};
 use crate::audit::{AuditEvent, EventKind};
 use crate::change::rules::ReviewRule;
-use crate::change::threshold::valid_metric_name;
+use crate::change::threshold::{fmt_num, valid_metric_name};
 use crate::change::{
     Change, ChangeFilter, ChangeState, Evidence, InventoryItem, PolicyBundle, gates,
 };
@@ -150,8 +150,12 @@ impl Governor {
                 }
                 let live = self.snapshot();
                 let live_set = live.policies_for(&input.environment).0;
-                let checks: PolicyChecks =
-                    env_policies::check_bundle(bundle, live_set, &input.environment)?;
+                let checks: PolicyChecks = env_policies::check_bundle(
+                    bundle,
+                    live_set,
+                    &input.environment,
+                    &live.directory_groups(),
+                )?;
                 metrics.extend(checks.metrics);
                 extra_gates = checks.gates;
                 report = Some(checks.report);
@@ -592,11 +596,19 @@ impl Governor {
         ev.environment = Some(c.environment.clone());
         ev.change_id = Some(c.id.clone());
         if kind == EventKind::ChangeSubmitted {
+            // Entries are RFC 8785 JSON with integers only: metrics go in as
+            // the decimal text people wrote.
+            let metrics: BTreeMap<&String, String> = c
+                .evidence
+                .metrics
+                .iter()
+                .map(|(k, v)| (k, fmt_num(*v)))
+                .collect();
             ev.detail = Some(json!({
                 "kind": c.kind,
                 "version": c.version,
                 "artifact_sha256": c.artifact_sha256,
-                "metrics": c.evidence.metrics,
+                "metrics": metrics,
                 "links": c.evidence.links,
                 "emergency": c.emergency,
                 "description": c.description,

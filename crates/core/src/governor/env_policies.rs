@@ -11,7 +11,7 @@ use crate::change::{
 use crate::error::GovernorError;
 use crate::store::Store;
 use countersign_policy::cases::{CasesFile, run_cases};
-use countersign_policy::{PolicySet, PolicySource};
+use countersign_policy::{PolicySet, PolicySource, diff_permissions};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -49,6 +49,7 @@ pub(super) fn check_bundle(
     bundle: &PolicyBundle,
     live: &PolicySet,
     environment: &str,
+    groups: &[String],
 ) -> Result<PolicyChecks, GovernorError> {
     let bad = |m: String| Err(GovernorError::InvalidRequest(m));
     if bundle.files.is_empty() {
@@ -97,6 +98,22 @@ pub(super) fn check_bundle(
             ));
             metrics.insert("policies".into(), s.len() as f64);
             report.insert("diff".into(), diff(live, s));
+            // What reviewers most need: who gains or loses which access.
+            let permissions = live
+                .effective_permissions(environment, groups)
+                .and_then(|l| {
+                    Ok(diff_permissions(
+                        &l,
+                        &s.effective_permissions(environment, groups)?,
+                    ))
+                });
+            report.insert(
+                "permissions".into(),
+                match permissions {
+                    Ok(d) => json!(d),
+                    Err(e) => json!({ "error": e.to_string() }),
+                },
+            );
         }
         Err(e) => {
             gates.push(GateResult::new(

@@ -119,6 +119,18 @@ impl Snapshot {
         }
     }
 
+    /// Every group a principal is in, sorted (what permission probes use).
+    pub fn directory_groups(&self) -> Vec<String> {
+        let mut g: Vec<String> = self
+            .principals
+            .values()
+            .flat_map(|p| p.groups.iter().cloned())
+            .collect();
+        g.sort();
+        g.dedup();
+        g
+    }
+
     fn env_sets(&self) -> Vec<(String, Arc<PolicySet>, String)> {
         self.env_policies
             .iter()
