@@ -164,6 +164,12 @@ async fn openapi_document_is_served_and_covers_the_routes() {
         "/v1/audit/checkpoint",
         "/v1/audit/entries/{seq}",
         "/v1/audit/consistency",
+        "/v1/changes",
+        "/v1/changes/{id}",
+        "/v1/changes/{id}/deployed",
+        "/v1/changes/{id}/rollback",
+        "/v1/inventory",
+        "/v1/policies/diff",
     ] {
         assert!(
             doc["paths"].get(path).is_some(),

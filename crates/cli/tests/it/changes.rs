@@ -623,3 +623,223 @@ async fn bad_change_input_gets_a_clear_error() {
         "{d}"
     );
 }
+
+const LIFECYCLE_GATES: &str = r#"
+[[changes.gates]]
+kind = "prompt"
+environment = "staging"
+after = "none"
+reviews = { quorum = 0 }
+wait = "2s"
+
+[[changes.gates]]
+kind = "prompt"
+environment = "prod"
+after = "none"
+reviews = { quorum = 1, groups = ["admin"] }
+freeze = [{ from = "2020-01-01T00:00:00Z", until = "2100-01-01T00:00:00Z", reason = "end-of-year freeze" }]
+emergency = { quorum = 1, groups = ["sre"] }
+
+[[changes.gates]]
+kind = "pipeline"
+environment = "staging"
+after = "none"
+reviews = { quorum = 1, groups = ["admin"], ttl = "1s" }
+"#;
+
+/// Submits a prompt change through the API; returns it.
+async fn prompt(
+    api: &crate::common::Api,
+    env: &str,
+    version: &str,
+    emergency: Option<&str>,
+) -> Value {
+    let (st, c) = api
+        .post(
+            "/v1/changes",
+            json!({
+                "kind": "prompt", "subject": {"type": "Prompt", "id": "greeting"},
+                "version": version, "artifact_sha256": digest_of(version),
+                "environment": env, "emergency": emergency,
+            }),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    c
+}
+
+fn digest_of(version: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(version.as_bytes()))
+}
+
+/// A deploy decision for a prompt change, presenting `version`'s digest.
+async fn deploy_prompt(
+    api: &crate::common::Api,
+    env: &str,
+    change: &Value,
+    version: &str,
+) -> Value {
+    api.decide(
+        "prompt.deploy",
+        "Prompt",
+        "greeting",
+        env,
+        json!({"change": {"id": change["id"], "artifact_sha256": digest_of(version)}}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn changes_are_superseded_timed_frozen_rolled_back_and_expire() {
+    let s = Server::start_configured(None, |_| LIFECYCLE_GATES.to_owned());
+    let alice = s.client(&s.principal("alice", "user", &["engineer"], None).await);
+    let sam = s.client(&s.principal("sam", "user", &["sre"], None).await);
+    let ci = s.client(&s.principal("ci", "service", &[], None).await);
+    let admin = s.admin();
+
+    // A newer approved change supersedes the older undeployed one.
+    let v1 = prompt(&alice, "staging", "v1", None).await;
+    let v2 = prompt(&alice, "staging", "v2", None).await;
+    assert_eq!(v2["state"], "approved");
+    let (_, v1) = ci
+        .get(&format!("/v1/changes/{}", v1["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(v1["state"], "superseded");
+    assert_eq!(v1["superseded_by"], v2["id"]);
+    let d = deploy_prompt(&ci, "staging", &v1, "v1").await;
+    assert_eq!(d["verdict"], "deny");
+    assert!(
+        d["reason"].as_str().unwrap().contains("was superseded by"),
+        "{d}"
+    );
+
+    // The wait timer holds a deploy for 2s after approval.
+    let d = deploy_prompt(&ci, "staging", &v2, "v2").await;
+    assert_eq!(d["verdict"], "deny");
+    assert!(d["reason"].as_str().unwrap().contains("wait timer"), "{d}");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let d = deploy_prompt(&ci, "staging", &v2, "v2").await;
+    assert_eq!(d["verdict"], "allow", "{d}");
+    // CI that asked for the decision itself reports the deploy.
+    let v2_id = v2["id"].as_str().unwrap();
+    let (st, v) = ci
+        .post(&format!("/v1/changes/{v2_id}/deployed"), json!({}))
+        .await;
+    assert_eq!((st, v["state"].as_str()), (200, Some("deployed")), "{v}");
+
+    // Roll back v3: v2 is live again, and v3 cannot be deployed again.
+    let v3 = prompt(&alice, "staging", "v3", None).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(
+        deploy_prompt(&ci, "staging", &v3, "v3").await["verdict"],
+        "allow"
+    );
+    let v3_id = v3["id"].as_str().unwrap();
+    let (st, _) = ci
+        .post(&format!("/v1/changes/{v3_id}/deployed"), json!({}))
+        .await;
+    assert_eq!(st, 200);
+    let live = |inv: &Value| inv["inventory"][0]["version"].as_str().unwrap().to_owned();
+    assert_eq!(
+        live(&ci.get("/v1/inventory?environment=staging").await.1),
+        "v3"
+    );
+    let (st, v) = sam
+        .post(
+            &format!("/v1/changes/{v3_id}/rollback"),
+            json!({"reason": "tone"}),
+        )
+        .await;
+    assert_eq!(st, 403, "a bystander may not roll back: {v}");
+    let (st, v) = alice
+        .post(
+            &format!("/v1/changes/{v3_id}/rollback"),
+            json!({"reason": "tone"}),
+        )
+        .await;
+    assert_eq!((st, v["state"].as_str()), (200, Some("rolled_back")), "{v}");
+    assert_eq!(
+        live(&ci.get("/v1/inventory?environment=staging").await.1),
+        "v2"
+    );
+    let d = deploy_prompt(&ci, "staging", &v3, "v3").await;
+    assert!(
+        d["reason"].as_str().unwrap().contains("is rolled_back"),
+        "{d}"
+    );
+    // Redeploying the live change is allowed (a restart, a new node).
+    assert_eq!(
+        deploy_prompt(&ci, "staging", &v2, "v2").await["verdict"],
+        "allow"
+    );
+
+    // prod is frozen: an approved change waits; an emergency one with an
+    // approved override goes.
+    let p1 = prompt(&alice, "prod", "v2", None).await;
+    let (st, _) = admin
+        .vote(p1["review_approval"].as_str().unwrap(), "approve", None)
+        .await;
+    assert_eq!(st, 200);
+    let d = deploy_prompt(&ci, "prod", &p1, "v2").await;
+    assert_eq!(d["verdict"], "deny");
+    let why = d["reason"].as_str().unwrap();
+    assert!(
+        why.contains("prod is frozen until 2100-01-01T00:00:00")
+            && why.contains("end-of-year freeze"),
+        "{why}"
+    );
+    let e = prompt(&alice, "prod", "v2-hotfix", Some("customer-facing typo")).await;
+    assert_eq!(e["state"], "awaiting_review");
+    let (st, v) = admin
+        .vote(e["override_approval"].as_str().unwrap(), "approve", None)
+        .await;
+    assert_eq!(st, 403, "only sre may override: {v}");
+    let (st, _) = admin
+        .vote(e["review_approval"].as_str().unwrap(), "approve", None)
+        .await;
+    assert_eq!(st, 200);
+    let (_, still) = ci
+        .get(&format!("/v1/changes/{}", e["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(
+        still["state"], "awaiting_review",
+        "the override is still open"
+    );
+    let (st, _) = sam
+        .vote(e["override_approval"].as_str().unwrap(), "approve", None)
+        .await;
+    assert_eq!(st, 200);
+    let (_, e) = ci
+        .get(&format!("/v1/changes/{}", e["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(e["state"], "approved");
+    assert_eq!(e["approved_by"], json!(["admin", "sam"]));
+    let (_, p1) = ci
+        .get(&format!("/v1/changes/{}", p1["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(p1["state"], "superseded");
+    assert_eq!(
+        deploy_prompt(&ci, "prod", &e, "v2-hotfix").await["verdict"],
+        "allow"
+    );
+
+    // A review that runs out expires its change.
+    let (st, pipe) = alice
+        .post(
+            "/v1/changes",
+            json!({"kind": "pipeline", "subject": "Pipeline::\"etl\"", "version": "1",
+                   "artifact_sha256": digest_of("etl"), "environment": "staging"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{pipe}");
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let (st, v) = admin
+        .vote(pipe["review_approval"].as_str().unwrap(), "approve", None)
+        .await;
+    assert_eq!(st, 403, "{v}");
+    let (_, pipe) = ci
+        .get(&format!("/v1/changes/{}", pipe["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(pipe["state"], "expired");
+}

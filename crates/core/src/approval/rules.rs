@@ -209,6 +209,7 @@ mod tests {
             expires_at: Timestamp(1000),
             decided_at: None,
             executed_by: None,
+            change_id: None,
             version: 0,
         }
     }

@@ -57,7 +57,10 @@ pub fn at_submit(
         ));
     }
     if let Some(w) = rules.frozen_at(now) {
-        out.push(freeze_result(change, w, false));
+        // A freeze is checked when deploying (it may be over by then).
+        let mut g = freeze_result(change, w, false);
+        g.status = GateStatus::Pending;
+        out.push(g);
     }
     out
 }
