@@ -56,6 +56,28 @@ checkpoint_interval_ms = 1000
 # session_idle_minutes = 30
 # session_max_hours = 12
 # enabled = false            # serve the API only
+
+# Change authorization (`countersign change`, docs/changes.md): a model,
+# prompt, pipeline or policy version reaches an environment only through its
+# gates, and `<kind>.deploy` is refused without an approved change whose
+# artifact digest matches. Without gates here, every environment after the
+# first needs the same artifact live in the one before it, and one review by
+# an administrator other than the author. Uncomment to set your own:
+# [[changes.gates]]
+# kind = "model"                 # or "*" for every kind
+# environment = "prod"
+# after = "staging"              # promotion order ("none" to waive)
+# min_soak = "1h"                # live in staging at least this long
+# metrics = ["accuracy >= 0.92", "p99_latency_ms <= 200",
+#            "accuracy >= live.accuracy - 0.005"]
+# reviews = { quorum = 2, groups = ["ml-reviewer"], ttl = "3d" }
+# wait = "30m"                   # after approval, before a deploy
+# freeze = [{ from = "2026-12-24T00:00:00Z", until = "2026-12-27T00:00:00Z", reason = "holidays" }]
+# emergency = { quorum = 1, groups = ["incident-commander"] }
+#
+# [changes.kinds.dataset]        # a kind of your own
+# resource = "Dataset"           # its subjects' Cedar type
+# action = "dataset.deploy"      # its deploy action (add it to the schema)
 "#;
 
 pub async fn run(args: InitArgs) -> Result<ExitCode> {
