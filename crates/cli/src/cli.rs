@@ -328,11 +328,14 @@ pub struct RunArgs {
     #[arg(long, default_value = "15m")]
     pub wait: String,
     /// The approved change this deploy carries out (for `<kind>.deploy`).
-    #[arg(long, requires = "artifact")]
+    #[arg(long)]
     pub change: Option<String>,
     /// The artifact being deployed; its SHA-256 must be the change's.
-    #[arg(long, requires = "change")]
+    #[arg(long, requires = "change", conflicts_with = "artifact_sha256")]
     pub artifact: Option<PathBuf>,
+    /// The artifact's SHA-256, when there is no file (e.g. a policy set's hash).
+    #[arg(long, requires = "change")]
+    pub artifact_sha256: Option<String>,
     #[command(flatten)]
     pub remote: Remote,
     /// The command and its arguments.

@@ -69,6 +69,10 @@ pub enum EventKind {
     /// A change moved to a new state (`verdict` is the new state).
     #[serde(rename = "change.transition")]
     ChangeTransition,
+    /// A change's review (or emergency override) approval was opened:
+    /// what tells reviewers, as a pending decision does for an action.
+    #[serde(rename = "change.review_requested")]
+    ChangeReviewRequested,
 }
 
 impl EventKind {
@@ -97,6 +101,7 @@ impl EventKind {
             EventKind::ChangeSubmitted => "change.submitted",
             EventKind::ChangeGate => "change.gate",
             EventKind::ChangeTransition => "change.transition",
+            EventKind::ChangeReviewRequested => "change.review_requested",
         }
     }
 }
@@ -239,6 +244,7 @@ mod tests {
             EventKind::ChangeSubmitted,
             EventKind::ChangeGate,
             EventKind::ChangeTransition,
+            EventKind::ChangeReviewRequested,
         ] {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }

@@ -42,6 +42,8 @@ pub fn notice_kind(ev: &AuditEvent) -> Option<&'static str> {
             Some("deny") => Some("decision.denied"),
             _ => None,
         },
+        // A change's review is an approval like any other for reviewers.
+        EventKind::ChangeReviewRequested if ev.approval_id.is_some() => Some("approval.requested"),
         EventKind::Vote => Some("approval.vote"),
         EventKind::Approved | EventKind::Denied | EventKind::Expired | EventKind::Cancelled => {
             Some("approval.decided")

@@ -132,7 +132,9 @@ async fn notices(
         };
         // A pending decision on an approval that already exists (the agent
         // asked again) is not a new request.
-        if kind == "approval.requested" && ev.decision_id.as_deref() != Some(a.decision_id.as_str())
+        if kind == "approval.requested"
+            && ev.kind == countersign_core::EventKind::Decision
+            && ev.decision_id.as_deref() != Some(a.decision_id.as_str())
         {
             return Ok(Vec::new());
         }

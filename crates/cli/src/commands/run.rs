@@ -39,8 +39,14 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         );
     }
     // A deploy names its approved change and the artifact it deploys.
-    if let (Some(id), Some(path)) = (&args.change, &args.artifact) {
-        let digest = super::change::sha256_file(path)?;
+    if let Some(id) = &args.change {
+        let digest = match (&args.artifact, &args.artifact_sha256) {
+            (Some(path), _) => super::change::sha256_file(path)?,
+            (None, Some(d)) => d.clone(),
+            (None, None) => bail!(
+                "--change needs the artifact being deployed: --artifact FILE or --artifact-sha256 HEX"
+            ),
+        };
         context.insert(
             "change".into(),
             json!({ "id": id, "artifact_sha256": digest }),

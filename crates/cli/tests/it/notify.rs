@@ -609,3 +609,82 @@ slack = ["COPS"]
     assert!(sent.iter().all(|n| n["attempts"] == 1), "{v}");
     assert_eq!(v["counts"]["failed"], 0);
 }
+
+#[tokio::test]
+async fn a_change_review_is_posted_to_slack_and_a_click_approves_the_change() {
+    let slack = FakeSlack::start(BOT_TOKEN, None).await;
+    let mut s = Server::prepare(None);
+    write_config(
+        &s,
+        &format!(
+            r#"[notify]
+public_url = "https://cs.example.com"
+[notify.slack]
+api_url = "{}"
+bot_token_file = "slack-token"
+signing_secret_file = "slack-signing"
+users = {{ UROB = "rob" }}
+[[notify.routes]]
+environments = ["prod"]
+slack = ["CML"]
+
+[[changes.gates]]
+kind = "model"
+environment = "prod"
+after = "none"
+reviews = {{ quorum = 1, groups = ["reviewer"] }}
+"#,
+            slack.url
+        ),
+    );
+    s.spawn();
+    let alice = add_user(&s, "alice", &["engineer"], "alice@example.com").await;
+    add_user(&s, "rob", &["reviewer"], "rob@example.com").await;
+    let (st, change) = s
+        .client(&alice)
+        .post(
+            "/v1/changes",
+            json!({"kind": "model", "subject": "Model::\"fraud\"", "version": "v7",
+                   "artifact_sha256": "b".repeat(64), "environment": "prod",
+                   "description": "retrained on November data"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{change}");
+    let review = change["review_approval"].as_str().unwrap().to_owned();
+
+    let posts = slack
+        .wait_for("chat.postMessage", Duration::from_secs(10), |c| {
+            !c.is_empty()
+        })
+        .await;
+    assert_eq!(posts[0].body["channel"], "CML");
+    let blocks = posts[0].body["blocks"].to_string();
+    for needle in [
+        "change.review",
+        "fraud",
+        "alice",
+        "retrained on November data",
+        &format!("https://cs.example.com/ui/approvals/{review}"),
+    ] {
+        assert!(blocks.contains(needle), "message lacks {needle}: {blocks}");
+    }
+
+    let rob = click(
+        "UROB",
+        "countersign_approve",
+        &review,
+        now(),
+        SIGNING_SECRET,
+    );
+    assert_eq!(post_click(&s, &rob).await, 200);
+    let admin = s.admin();
+    let id = change["id"].as_str().unwrap().to_owned();
+    wait_until("change approved", Duration::from_secs(10), || {
+        let admin = admin.clone();
+        let id = id.clone();
+        async move { admin.get(&format!("/v1/changes/{id}")).await.1["state"] == "approved" }
+    })
+    .await;
+    let (_, c) = admin.get(&format!("/v1/changes/{id}")).await;
+    assert_eq!(c["approved_by"], json!(["rob"]));
+}

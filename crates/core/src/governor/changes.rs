@@ -245,11 +245,13 @@ impl Governor {
             if needs_review {
                 let a = self.review_approval(&change, "review", &rules.reviews, now)?;
                 change.review_approval = Some(a.id.clone());
+                write.events.push(review_requested(&a, request_id));
                 write.mutations.push(Mutation::CreateApproval(a));
             }
             if needs_override {
                 let a = self.review_approval(&change, "override", &rules.emergency, now)?;
                 change.override_approval = Some(a.id.clone());
+                write.events.push(review_requested(&a, request_id));
                 write.mutations.push(Mutation::CreateApproval(a));
             }
             if needs_review || needs_override {
@@ -794,6 +796,24 @@ impl Governor {
         });
         Ok(installs)
     }
+}
+
+/// The entry that opens a change's review: reviewers are notified from it
+/// (Slack, Teams, webhooks), as from a pending decision.
+fn review_requested(a: &Approval, request_id: Option<&str>) -> AuditEvent {
+    let mut ev = AuditEvent::new(EventKind::ChangeReviewRequested).with_request_id(request_id);
+    ev.principal = Some(a.request.principal.clone());
+    ev.owner = a.requester_owner.clone();
+    ev.action = Some(a.request.action.clone());
+    ev.resource = Some(a.request.resource.clone());
+    ev.environment = Some(a.request.environment.clone());
+    ev.approval_id = Some(a.id.clone());
+    ev.change_id = a.change_id.clone();
+    ev.request_hash = Some(a.request_hash.0.clone());
+    ev.policies = vec![a.requirement.policy_id.clone()];
+    ev.verdict = Some("pending".into());
+    ev.reason = a.reason.clone();
+    ev
 }
 
 /// Marks a change approval executed: the change consumed it.

@@ -342,9 +342,9 @@ impl Governor {
         let Some(mut c) = self.store.change(cid).await? else {
             return Ok(false);
         };
-        if c.state != crate::change::ChangeState::Approved
-            || c.deploy_decision.as_deref() != Some(rec.id.as_str())
-        {
+        // Any allowed deploy of the approved change that ran makes it live
+        // (the decision was checked against the change when it was made).
+        if c.state != crate::change::ChangeState::Approved {
             return Ok(false);
         }
         let expected = c.rev;
