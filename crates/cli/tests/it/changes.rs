@@ -843,3 +843,74 @@ async fn changes_are_superseded_timed_frozen_rolled_back_and_expire() {
         .await;
     assert_eq!(pipe["state"], "expired");
 }
+
+#[tokio::test]
+async fn a_held_policy_change_is_applied_later_as_a_governed_action() {
+    let s = Server::start_configured(None, |_| {
+        "[[changes.gates]]\nkind = \"policy\"\nenvironment = \"staging\"\nafter = \"none\"\nreviews = { quorum = 0 }\nwait = \"1s\"\n".to_owned()
+    });
+    let bot = s.principal("bot", "agent", &[], Some("admin")).await;
+    let work = tempfile::tempdir().unwrap();
+    let dir = policy_dir(
+        &s,
+        work.path(),
+        "\n@id(\"no-agent-exports-in-staging\")\nforbid (principal is Agent, action == Action::\"data.export\", resource)\nwhen { context.environment == \"staging\" };\n",
+        "",
+    );
+    let out = s.cli(
+        &s.admin_token,
+        &[
+            "policy",
+            "propose",
+            dir.to_str().unwrap(),
+            "--env",
+            "staging",
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let change: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Approved (no review), but the wait timer holds it: not in force yet.
+    assert_eq!(change["state"], "approved", "{change}");
+    // Submission said it would wait; the apply at approval found it must.
+    let waits: Vec<&Value> = change["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["rule"] == "wait 1s")
+        .collect();
+    assert_eq!(waits.len(), 2, "{change}");
+    assert_eq!(
+        (&waits[0]["status"], &waits[1]["status"]),
+        (&json!("pending"), &json!("fail"))
+    );
+    assert_eq!(export(&s, &bot, "staging").await, "allow");
+
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let digest = change["artifact_sha256"].as_str().unwrap();
+    let out = s.cli(
+        &s.admin_token,
+        &[
+            "run",
+            "--action",
+            "policy.apply",
+            "--resource",
+            "PolicySet::\"countersign\"",
+            "--env",
+            "staging",
+            "--change",
+            change["id"].as_str().unwrap(),
+            "--artifact-sha256",
+            digest,
+            "--",
+            "true",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(export(&s, &bot, "staging").await, "deny");
+    let (_, c) = s
+        .admin()
+        .get(&format!("/v1/changes/{}", change["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(c["state"], "deployed");
+}
