@@ -321,3 +321,142 @@ pub fn describe(g: &GateResult) -> String {
         g.measured.as_deref().unwrap_or("nothing")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::rules::ChangeRules;
+    use crate::change::{Evidence, GateStatus};
+    use crate::principal::{PrincipalKind, PrincipalRef};
+    use crate::request::ResourceRef;
+
+    const NOW: Timestamp = Timestamp(1_800_000_000_000);
+    const MIN: i64 = 60_000;
+
+    fn change(
+        id: &str,
+        env: &str,
+        digest: &str,
+        state: ChangeState,
+        deployed_min_ago: Option<i64>,
+    ) -> Change {
+        Change {
+            id: id.into(),
+            kind: "model".into(),
+            subject: ResourceRef {
+                kind: "Model".into(),
+                id: "m".into(),
+            },
+            version: "v".into(),
+            artifact_sha256: digest.into(),
+            environment: env.into(),
+            description: None,
+            author: PrincipalRef {
+                kind: PrincipalKind::User,
+                name: "alice".into(),
+            },
+            author_owner: None,
+            evidence: Evidence::default(),
+            emergency: None,
+            state,
+            gates: Vec::new(),
+            review_approval: None,
+            override_approval: None,
+            approved_by: Vec::new(),
+            created_at: Timestamp(0),
+            approved_at: Some(Timestamp(NOW.0 - 120 * MIN)),
+            deployed_at: deployed_min_ago.map(|m| Timestamp(NOW.0 - m * MIN)),
+            deployed_by: None,
+            deploy_decision: None,
+            ended_at: None,
+            superseded_by: None,
+            end_reason: None,
+            policy: None,
+            report: None,
+            rev: 0,
+        }
+    }
+
+    fn prod_rules(min_soak: Option<Duration>) -> crate::change::rules::GateRules {
+        let mut g = ChangeRules::default().gate("model", "prod").unwrap();
+        g.min_soak = min_soak;
+        g
+    }
+
+    #[test]
+    fn soak_time_in_the_previous_environment_is_checked_at_deploy() {
+        let c = change("c2", "prod", "aa", ChangeState::Approved, None);
+        let staging = change("c1", "staging", "aa", ChangeState::Deployed, Some(10));
+        let rules = prod_rules(Some(Duration::from_secs(3600)));
+        let (gates, refusal) = at_deploy(&c, &rules, &[staging.clone()], "aa", false, NOW);
+        let soak = gates.iter().find(|g| g.gate == "soak").unwrap();
+        assert_eq!(soak.status, GateStatus::Fail);
+        assert_eq!(soak.measured.as_deref(), Some("10m"));
+        assert!(refusal.unwrap().contains("live in staging for 1h"));
+        // At submission the same soak is only pending.
+        let at = at_submit(&c, &rules, &[staging], NOW);
+        assert_eq!(
+            at.iter().find(|g| g.gate == "soak").unwrap().status,
+            GateStatus::Pending
+        );
+        let soaked = change("c1", "staging", "aa", ChangeState::Deployed, Some(61));
+        let (_, refusal) = at_deploy(&c, &rules, &[soaked], "aa", false, NOW);
+        assert_eq!(refusal, None);
+    }
+
+    #[test]
+    fn promotion_needs_the_same_artifact_still_live_before() {
+        let c = change("c2", "prod", "aa", ChangeState::Approved, None);
+        let rules = prod_rules(None);
+        for (sibling, ok) in [
+            (
+                change("s", "staging", "aa", ChangeState::Deployed, Some(5)),
+                true,
+            ),
+            (
+                change("s", "staging", "bb", ChangeState::Deployed, Some(5)),
+                false,
+            ),
+            (
+                change("s", "staging", "aa", ChangeState::RolledBack, Some(5)),
+                false,
+            ),
+            (
+                change("s", "staging", "aa", ChangeState::Approved, None),
+                false,
+            ),
+            (
+                change("s", "dev", "aa", ChangeState::Deployed, Some(5)),
+                false,
+            ),
+        ] {
+            let (_, refusal) = at_deploy(&c, &rules, &[sibling.clone()], "aa", false, NOW);
+            assert_eq!(refusal.is_none(), ok, "{sibling:?}: {refusal:?}");
+        }
+    }
+
+    #[test]
+    fn the_live_change_is_the_latest_deployed_one() {
+        let a = change("a", "prod", "aa", ChangeState::Deployed, Some(30));
+        let b = change("b", "prod", "bb", ChangeState::Deployed, Some(10));
+        let rolled = change("c", "prod", "cc", ChangeState::RolledBack, Some(5));
+        let all = [a.clone(), b.clone(), rolled];
+        assert_eq!(live_in(&all, "prod").map(|c| c.id.as_str()), Some("b"));
+        // Redeploying the live one is fine; the replaced one is refused.
+        let rules = prod_rules(None);
+        let staging = [
+            change("sa", "staging", "aa", ChangeState::Deployed, Some(60)),
+            change("sb", "staging", "bb", ChangeState::Deployed, Some(60)),
+        ];
+        let with = |extra: &[Change]| [&all[..], extra].concat();
+        assert_eq!(
+            at_deploy(&b, &rules, &with(&staging), "bb", false, NOW).1,
+            None
+        );
+        let (_, why) = at_deploy(&a, &rules, &with(&staging), "aa", false, NOW);
+        assert!(
+            why.unwrap()
+                .contains("no longer live in prod (b replaced it)")
+        );
+    }
+}

@@ -458,6 +458,54 @@ mod tests {
     }
 
     #[test]
+    fn configured_kinds_name_their_type_and_deploy_action() {
+        let mut kinds = BTreeMap::new();
+        kinds.insert(
+            "dataset".to_owned(),
+            KindConfig {
+                resource: "Dataset".into(),
+                action: None,
+            },
+        );
+        let cfg = ChangesConfig {
+            kinds,
+            gates: vec![gate("dataset", "prod")],
+        };
+        let r = ChangeRules::build(&cfg, &envs(), "admin").unwrap();
+        assert_eq!(
+            r.kind("dataset"),
+            Some(&KindRule {
+                resource_type: "Dataset".into(),
+                deploy_action: "dataset.deploy".into()
+            })
+        );
+        assert_eq!(
+            r.kind_deployed_by("dataset.deploy").map(|(k, _)| k),
+            Some("dataset")
+        );
+        for (name, resource, why) in [
+            ("model", "Model", "built in"),
+            ("Data Set", "Dataset", "lowercase"),
+            ("dataset", "not a type!", "not a resource type"),
+        ] {
+            let mut kinds = BTreeMap::new();
+            kinds.insert(
+                name.to_owned(),
+                KindConfig {
+                    resource: resource.into(),
+                    action: None,
+                },
+            );
+            let cfg = ChangesConfig {
+                kinds,
+                gates: Vec::new(),
+            };
+            let e = ChangeRules::build(&cfg, &envs(), "admin").unwrap_err();
+            assert!(e.contains(why), "{name}: {e}");
+        }
+    }
+
+    #[test]
     fn bad_gates_are_refused_with_where() {
         let mut g = gate("model", "prod");
         g.after = Some("prod".into());
