@@ -388,7 +388,8 @@ mod tests {
         let c = change("c2", "prod", "aa", ChangeState::Approved, None);
         let staging = change("c1", "staging", "aa", ChangeState::Deployed, Some(10));
         let rules = prod_rules(Some(Duration::from_secs(3600)));
-        let (gates, refusal) = at_deploy(&c, &rules, &[staging.clone()], "aa", false, NOW);
+        let (gates, refusal) =
+            at_deploy(&c, &rules, std::slice::from_ref(&staging), "aa", false, NOW);
         let soak = gates.iter().find(|g| g.gate == "soak").unwrap();
         assert_eq!(soak.status, GateStatus::Fail);
         assert_eq!(soak.measured.as_deref(), Some("10m"));
@@ -430,7 +431,8 @@ mod tests {
                 false,
             ),
         ] {
-            let (_, refusal) = at_deploy(&c, &rules, &[sibling.clone()], "aa", false, NOW);
+            let (_, refusal) =
+                at_deploy(&c, &rules, std::slice::from_ref(&sibling), "aa", false, NOW);
             assert_eq!(refusal.is_none(), ok, "{sibling:?}: {refusal:?}");
         }
     }
