@@ -6,6 +6,8 @@ use crate::config::PinMode;
 use crate::error::McpError;
 use crate::pins::{self, Pins};
 use crate::upstream::Upstream;
+use countersign_core::store::{Store, Write};
+use countersign_core::{AuditEvent, EventKind, ResourceRef};
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
@@ -58,6 +60,11 @@ pub struct Catalog {
     separator: String,
     pin_mode: PinMode,
     pub pins: Pins,
+    /// Where a first-use pin is recorded before it takes effect.
+    audit: Arc<dyn Store>,
+    /// One first-use pin at a time, so a tool first seen by two sessions
+    /// at once is recorded once.
+    first_use: tokio::sync::Mutex<()>,
     tools: RwLock<(Tools, Option<Instant>)>,
     refresh: tokio::sync::Mutex<()>,
     /// Resource URIs (and template prefixes) → their upstream, from the
@@ -72,12 +79,15 @@ impl Catalog {
         separator: String,
         pin_mode: PinMode,
         pins: Pins,
+        audit: Arc<dyn Store>,
     ) -> Catalog {
         Catalog {
             upstreams,
             separator,
             pin_mode,
             pins,
+            audit,
+            first_use: tokio::sync::Mutex::new(()),
             tools: RwLock::new((Arc::new(HashMap::new()), None)),
             refresh: tokio::sync::Mutex::new(()),
             resources: RwLock::new(HashMap::new()),
@@ -268,16 +278,43 @@ impl Catalog {
         match self.pins.get(&key) {
             Some(p) if p.hash == t.hash => PinState::Trusted,
             Some(_) => PinState::Changed,
-            None if self.pin_mode == PinMode::FirstUse => {
-                match self.pins.set(&key, &t.hash, "first-use").await {
-                    Ok(_) => PinState::Trusted,
-                    Err(e) => {
-                        tracing::error!(tool = %t.exposed, error = %e, "mcp: cannot pin a tool; it stays hidden");
-                        PinState::New
-                    }
-                }
-            }
+            None if self.pin_mode == PinMode::FirstUse => self.pin_first_use(t, &key).await,
             None => PinState::New,
+        }
+    }
+}
+
+impl Catalog {
+    /// Trusts a tool as first seen. Like an admin's pin, it is an audit
+    /// event (`mcp.tool_pinned`, by `first-use`) recorded before it takes
+    /// effect: no record, no pin, and the tool stays hidden.
+    async fn pin_first_use(&self, t: &ToolEntry, key: &str) -> PinState {
+        let _one = self.first_use.lock().await;
+        match self.pins.get(key) {
+            Some(p) if p.hash == t.hash => return PinState::Trusted,
+            Some(_) => return PinState::Changed,
+            None => {}
+        }
+        let mut ev = AuditEvent::new(EventKind::ToolPinned);
+        ev.resource = Some(ResourceRef {
+            kind: "Tool".into(),
+            id: t.exposed.clone(),
+        });
+        ev.detail = Some(serde_json::json!({
+            "hash": t.hash,
+            "upstream": t.upstream.name,
+            "by": "first-use",
+        }));
+        if let Err(e) = self.audit.commit(Write::event(ev)).await {
+            tracing::error!(tool = %t.exposed, error = %e, "mcp: cannot audit a first-use pin; the tool stays hidden");
+            return PinState::New;
+        }
+        match self.pins.set(key, &t.hash, "first-use").await {
+            Ok(_) => PinState::Trusted,
+            Err(e) => {
+                tracing::error!(tool = %t.exposed, error = %e, "mcp: cannot pin a tool; it stays hidden");
+                PinState::New
+            }
         }
     }
 }

@@ -30,7 +30,13 @@ impl Gateway {
             .map(|u| Upstream::start(u, config.call_timeout, config.max_message_bytes))
             .collect();
         let gw = Arc::new(Gateway {
-            catalog: Catalog::new(upstreams, config.separator.clone(), config.pin, pins),
+            catalog: Catalog::new(
+                upstreams,
+                config.separator.clone(),
+                config.pin,
+                pins,
+                Arc::clone(governor.store()),
+            ),
             sessions: Sessions::new(config.max_sessions, config.session_idle),
             outcomes: Reporter::start(Arc::clone(&governor), "mcp"),
             governor,

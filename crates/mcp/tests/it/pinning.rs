@@ -82,11 +82,38 @@ async fn a_changed_definition_is_hidden_until_an_admin_pins_it() {
     assert_eq!(v["pin"]["by"], "ada");
     assert!(listed(&env, "bot").await.contains(&"local.note".to_owned()));
     // The admin's pin is in the audit log, with the hash they trusted.
-    let pins = env.audit("mcp.tool_pinned").await;
-    assert_eq!(pins.len(), 1, "{pins:?}");
-    assert_eq!(pins[0]["principal"]["name"], "ada");
+    let all = env.audit("mcp.tool_pinned").await;
+    let pins: Vec<_> = all
+        .iter()
+        .filter(|e| e["principal"]["name"] == "ada")
+        .collect();
+    assert_eq!(pins.len(), 1, "{all:?}");
     assert_eq!(pins[0]["resource"]["id"], "local.note");
     assert_eq!(pins[0]["detail"]["hash"], note["hash"]);
+    // The first-use pins before it are recorded too: once per tool, with
+    // the definition trusted then, and no principal (nobody decided).
+    let first: Vec<_> = all
+        .iter()
+        .filter(|e| e["detail"]["by"] == "first-use")
+        .collect();
+    let mut names: Vec<&str> = first
+        .iter()
+        .map(|e| e["resource"]["id"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    let before = names.len();
+    names.dedup();
+    assert_eq!(before, names.len(), "one first-use pin per tool: {first:?}");
+    assert!(names.contains(&"local.note"), "{names:?}");
+    let note_first = first
+        .iter()
+        .find(|e| e["resource"]["id"] == "local.note")
+        .unwrap();
+    assert!(note_first.get("principal").is_none());
+    assert_ne!(
+        note_first["detail"]["hash"], note["hash"],
+        "first use trusted the old definition"
+    );
     // Durable: the pin file holds it.
     let file = std::fs::read_to_string(env.dir.path().join("mcp-pins.json")).unwrap();
     assert!(file.contains(note["hash"].as_str().unwrap()));
