@@ -40,7 +40,9 @@ pub fn approval(a: &Approval, now: Timestamp) -> Value {
             "via": v.via,
         })).collect::<Vec<_>>(),
         "policy_hash": a.policy_hash,
-        "decision_id": a.decision_id,
+        // A change's review was opened by its change, not by a decision.
+        "decision_id": if a.change_id.is_some() { None } else { Some(&a.decision_id) },
+        "change_id": a.change_id,
         "created_at": a.created_at.rfc3339(),
         "expires_at": a.expires_at.rfc3339(),
         "expires_in_secs": now.until(a.expires_at).as_secs(),
