@@ -914,3 +914,48 @@ async fn a_held_policy_change_is_applied_later_as_a_governed_action() {
         .await;
     assert_eq!(c["state"], "deployed");
 }
+
+#[tokio::test]
+async fn a_review_and_an_override_approved_at_once_approve_the_change_once() {
+    let s = Server::start_configured(None, |_| LIFECYCLE_GATES.to_owned());
+    let alice = s.client(&s.principal("alice", "user", &["engineer"], None).await);
+    let sam = s.client(&s.principal("sam", "user", &["sre"], None).await);
+    let admin = s.admin();
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let c = prompt(&alice, "prod", &format!("hotfix-{i}"), Some("outage")).await;
+        let review = c["review_approval"].as_str().unwrap().to_owned();
+        let over = c["override_approval"].as_str().unwrap().to_owned();
+        // Both last votes race; one write sees the other approval done.
+        let ((st1, v1), (st2, v2)) = tokio::join!(
+            admin.vote(&review, "approve", None),
+            sam.vote(&over, "approve", None)
+        );
+        assert_eq!((st1, st2), (200, 200), "{v1} {v2}");
+        ids.push(c["id"].as_str().unwrap().to_owned());
+    }
+    let transitions = admin.audit("change.transition").await;
+    for (i, id) in ids.iter().enumerate() {
+        let (_, c) = alice.get(&format!("/v1/changes/{id}")).await;
+        // Each newer hotfix supersedes the one before it once approved.
+        let want = if i + 1 == ids.len() {
+            "approved"
+        } else {
+            "superseded"
+        };
+        assert_eq!(c["state"], want, "{c}");
+        let approved = transitions
+            .iter()
+            .filter(|e| e["change_id"] == id.as_str() && e["verdict"] == "approved")
+            .count();
+        assert_eq!(approved, 1, "change {id} approved once");
+        let mut by: Vec<&str> = c["approved_by"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        by.sort_unstable();
+        assert_eq!(by, ["admin", "sam"]);
+    }
+}
