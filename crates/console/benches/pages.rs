@@ -1,7 +1,8 @@
 //! Server time of the console's heaviest pages with 100,000 audit entries:
-//! the approvals inbox (50 pending approvals), one approval page, and the
+//! the approvals inbox (50 pending approvals), one approval page, the
 //! audit explorer (newest page, and a filtered page), each with every
-//! receipt on the page verified against the signed checkpoint.
+//! receipt on the page verified against the signed checkpoint, and the
+//! changes page (200 changes, 20 of them live) and one change page.
 //!
 //! `cargo bench -p countersign-console --bench pages`
 //! (`COUNTERSIGN_BENCH_AUDIT_SIZE` overrides the 100,000 entries).
@@ -18,7 +19,7 @@
 use axum::body::Body;
 use axum::http::{Request, header};
 use countersign_console::{ConsoleConfig, router};
-use countersign_core::governor::{DecisionInput, GovernorConfig, NewPrincipal};
+use countersign_core::governor::{ChangeInput, DecisionInput, GovernorConfig, NewPrincipal};
 use countersign_core::policy::PolicySet;
 use countersign_core::{Governor, PrincipalKind, ResourceRef};
 use countersign_server::{ApiConfig, AppState, PolicyLoader};
@@ -32,6 +33,7 @@ struct Fixture {
     app: axum::Router,
     cookie: String,
     approval: String,
+    change: String,
     _dir: tempfile::TempDir,
 }
 
@@ -102,6 +104,7 @@ async fn fill(n: u64) -> Fixture {
             .unwrap();
         approval = d.approval.map(|a| a.id).unwrap_or(approval);
     }
+    let change = changes(&governor, &bot).await;
     let mut tasks = tokio::task::JoinSet::new();
     let workers = 64u64;
     let have = store.audit_size().await.unwrap();
@@ -195,8 +198,78 @@ async fn fill(n: u64) -> Fixture {
         app,
         cookie,
         approval,
+        change,
         _dir: dir,
     }
+}
+
+/// 200 model changes in dev (20 subjects, 10 versions each, approved at
+/// once), the newest of each subject deployed by a service the way a
+/// pipeline does it. Returns the last change's id.
+async fn changes(governor: &Governor, author: &countersign_core::Principal) -> String {
+    let ci = governor
+        .add_principal(
+            None,
+            NewPrincipal {
+                name: "ci".into(),
+                kind: PrincipalKind::Service,
+                groups: Vec::new(),
+                owner: None,
+                email: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let mut last = String::new();
+    for m in 0..20 {
+        for v in 0..10 {
+            let digest = format!("{m:032x}{v:032x}");
+            let c = governor
+                .submit_change(
+                    author,
+                    ChangeInput {
+                        kind: "model".into(),
+                        subject: Some(ResourceRef {
+                            kind: "Model".into(),
+                            id: format!("m{m}"),
+                        }),
+                        version: format!("v{v}"),
+                        artifact_sha256: Some(digest.clone()),
+                        environment: "dev".into(),
+                        metrics: Some(json!({"accuracy": 0.9, "p99_latency_ms": 180})),
+                        links: vec!["https://ci.example.com/runs/1".into()],
+                        ..ChangeInput::default()
+                    },
+                    None,
+                )
+                .await
+                .unwrap();
+            if v == 9 {
+                governor
+                    .decide(
+                        &ci,
+                        DecisionInput {
+                            action: "model.deploy".into(),
+                            resource: c.subject.clone(),
+                            environment: "dev".into(),
+                            context: json!({"change": {"id": c.id, "artifact_sha256": digest}})
+                                .as_object()
+                                .cloned()
+                                .unwrap(),
+                            reason: None,
+                            approval_id: None,
+                        },
+                        None,
+                    )
+                    .await
+                    .unwrap();
+                governor.change_deployed(&ci, &c.id, None).await.unwrap();
+            }
+            last = c.id;
+        }
+    }
+    last
 }
 
 async fn get(f: &Fixture, path: &str) -> usize {
@@ -229,6 +302,7 @@ fn pages(c: &mut Criterion) {
         .unwrap();
     let f = rt.block_on(fill(n));
     let approval = format!("/ui/approvals/{}", f.approval);
+    let change = format!("/ui/changes/{}", f.change);
     let paths = [
         ("inbox", "/ui/approvals"),
         ("inbox_live_fragment", "/ui/approvals/live"),
@@ -246,6 +320,12 @@ fn pages(c: &mut Criterion) {
         // without one (verdict alone scans the whole log).
         ("audit_no_match_indexed", "/ui/audit?principal=nobody"),
         ("audit_no_match_scan", "/ui/audit?verdict=nothing"),
+        ("changes_page", "/ui/changes"),
+        (
+            "changes_filtered",
+            "/ui/changes?state=deployed&environment=dev",
+        ),
+        ("change_page", change.as_str()),
     ];
     let mut g = c.benchmark_group("console_pages_100k");
     for (name, path) in paths {

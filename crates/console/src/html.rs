@@ -55,8 +55,9 @@ pub struct Chrome<'a> {
     pub active: &'a str,
 }
 
-const NAV: [(&str, &str, &str); 4] = [
+const NAV: [(&str, &str, &str); 5] = [
     ("approvals", "/ui/approvals", "Approvals"),
+    ("changes", "/ui/changes", "Changes"),
     ("audit", "/ui/audit", "Audit log"),
     ("policies", "/ui/policies", "Policies"),
     ("principals", "/ui/principals", "Principals"),

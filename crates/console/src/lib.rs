@@ -1,7 +1,7 @@
 //! Countersign's web console, served by `countersign serve` beside the API:
 //! an approvals inbox and approval pages (the target of Slack/Teams links),
-//! an audit explorer that verifies every receipt, and read-only policy and
-//! principal pages.
+//! changes and the inventory of what is deployed where, an audit explorer
+//! that verifies every receipt, and read-only policy and principal pages.
 //!
 //! Server-rendered HTML with one small script (live inbox); sign-in with a
 //! Countersign token into a server-side session; a CSRF token on every form;
@@ -74,6 +74,8 @@ pub fn router(app: AppState, config: ConsoleConfig) -> Router {
         .route("/ui/approvals/live", get(pages::approvals::inbox_fragment))
         .route("/ui/approvals/{id}", get(pages::approval::show))
         .route("/ui/approvals/{id}/vote", post(pages::approval::vote))
+        .route("/ui/changes", get(pages::changes::list))
+        .route("/ui/changes/{id}", get(pages::change::show))
         .route("/ui/audit", get(pages::audit::explorer))
         .route("/ui/audit/export.jsonl", get(pages::audit::export))
         .route("/ui/policies", get(pages::directory::policies))

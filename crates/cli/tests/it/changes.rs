@@ -363,7 +363,7 @@ async fn export(s: &Server, bot: &str, env: &str) -> String {
         .to_owned()
 }
 
-const NO_AGENT_EXPORTS_IN_PROD: &str = r#"
+pub const NO_AGENT_EXPORTS_IN_PROD: &str = r#"
 @id("agents-never-export-from-prod")
 @message("agents no longer export production data, even approved")
 forbid (principal is Agent, action == Action::"data.export", resource)

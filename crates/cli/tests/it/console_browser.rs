@@ -2,7 +2,8 @@
 //! WebDriver protocol by chromedriver, against the served binary. Sign in;
 //! a pending action appears in the inbox without a reload; approve from the
 //! approval page; a refused self-approval is shown; the audit explorer shows
-//! verified receipts. Screenshots go to `target/artifacts/`.
+//! verified receipts; the changes page shows the inventory and a failed
+//! gate. Screenshots go to `target/artifacts/`.
 //!
 //! The WebDriver calls used here are a handful of plain HTTP requests, so
 //! they are made with the reqwest client the tests already have rather than
@@ -10,6 +11,7 @@
 
 use crate::common::{Server, free_port};
 use crate::console::pending_ddl;
+use crate::console_changes::deployed_and_failed;
 use base64::Engine as _;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -189,6 +191,16 @@ impl Browser {
             .await
     }
 
+    /// How far the page scrolls sideways (0 when it fits the window).
+    async fn sideways_scroll(&self) -> i64 {
+        self.run(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+        )
+        .await
+        .as_i64()
+        .unwrap()
+    }
+
     async fn screenshot(&self, name: &str) -> PathBuf {
         let b64 = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
         let png = base64::engine::general_purpose::STANDARD
@@ -230,7 +242,7 @@ impl Browser {
 }
 
 #[tokio::test]
-async fn console_in_chromium_inbox_live_approve_refusal_and_verified_audit() {
+async fn console_in_chromium_inbox_live_approve_refusal_audit_and_changes() {
     let Some(browser) = Browser::start().await else {
         return;
     };
@@ -320,19 +332,71 @@ async fn console_in_chromium_inbox_live_approve_refusal_and_verified_audit() {
     assert_eq!(browser.find_all(".badge.verified").await.len(), rows);
     browser.screenshot("console-audit.png").await;
 
+    // Changes: reached from the nav, the inventory first, then a failed
+    // gate report, marked by the stylesheet (the CSP allows no inline style).
+    let ci = s.principal("ci", "service", &[], None).await;
+    let (dev, prod) = deployed_and_failed(&s, &eve, &ci).await;
+    let nav = browser.wait_for("nav a[href=\"/ui/changes\"]", 5).await;
+    browser.click(&nav).await;
+    let row = browser
+        .wait_for(&format!("table.inventory tr[data-change=\"{dev}\"]"), 10)
+        .await;
+    let text = browser.text(&row).await;
+    assert!(
+        text.contains("v1") && text.contains("accuracy 0.93"),
+        "{text}"
+    );
+    browser.screenshot("console-changes.png").await;
+    let link = browser
+        .wait_for(&format!("table.changes tr[data-change=\"{prod}\"] a"), 5)
+        .await;
+    browser.click(&link).await;
+    let failed = browser
+        .wait_for("tr.gate-fail[data-gate=\"promotion\"]", 10)
+        .await;
+    assert!(
+        browser
+            .text(&failed)
+            .await
+            .contains("this artifact is not live in staging")
+    );
+    let bg = browser
+        .run("return getComputedStyle(document.querySelector('tr.gate-fail')).backgroundColor;")
+        .await;
+    assert_eq!(bg, json!("rgb(252, 232, 230)"));
+    browser
+        .run("document.getElementById('gates').scrollIntoView();")
+        .await;
+    browser.screenshot("console-change-gates.png").await;
+    // A description holding a script tag is text, not a script (an alert
+    // would also stop every later WebDriver command).
+    browser.goto(&format!("{}/ui/changes/{dev}", s.url)).await;
+    let d = browser.wait_for("#description", 10).await;
+    assert_eq!(
+        browser.text(&d).await,
+        "retrained <script>alert('x')</script>"
+    );
+
     // Phone width: the inbox still fits (no sideways scrolling).
     browser
         .post("/window/rect", json!({"width": 390, "height": 844}))
         .await;
     browser.goto(&format!("{}/ui/approvals", s.url)).await;
     browser.wait_for("#inbox", 10).await;
-    let overflow = browser
-        .run("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
-        .await;
+    let overflow = browser.sideways_scroll().await;
     assert!(
-        overflow.as_i64().unwrap() <= 0,
+        overflow <= 0,
         "sideways scroll of {overflow}px at phone width"
     );
     browser.screenshot("console-inbox-phone.png").await;
+    // The changes page too: its wide tables scroll inside their cards.
+    browser.goto(&format!("{}/ui/changes", s.url)).await;
+    browser.wait_for("table.inventory", 10).await;
+    let overflow = browser.sideways_scroll().await;
+    assert!(
+        overflow <= 0,
+        "changes page: sideways scroll of {overflow}px at phone width"
+    );
+    browser.screenshot("console-changes-phone.png").await;
     browser.quit().await;
 }

@@ -21,6 +21,7 @@ mod cli_run;
 mod common;
 mod console;
 mod console_browser;
+mod console_changes;
 mod http_gateway;
 mod mcp_serve;
 mod notify;

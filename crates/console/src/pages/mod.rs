@@ -3,6 +3,9 @@
 pub mod approval;
 pub mod approvals;
 pub mod audit;
+pub mod change;
+pub mod change_report;
+pub mod changes;
 pub mod directory;
 pub mod login;
 pub mod render;

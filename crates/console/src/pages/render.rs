@@ -87,10 +87,13 @@ pub fn approval_href(id: &str) -> String {
 }
 
 pub fn state_badge(state: ApprovalState) -> String {
-    format!(
-        "<span class=\"badge state-{0}\">{0}</span>",
-        e(state.as_str())
-    )
+    badge(state.as_str())
+}
+
+/// A state as a badge (approvals' and changes'); the class colours it
+/// (`.state-pending`, `.state-deployed`, …), the word says it.
+pub fn badge(state: &str) -> String {
+    format!("<span class=\"badge state-{0}\">{0}</span>", e(state))
 }
 
 /// The summary every approval shows: what, who, why, policy, votes, time.
