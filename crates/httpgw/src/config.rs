@@ -4,6 +4,8 @@
 //! ```toml
 //! [http_gateway]
 //! listen = "127.0.0.1:8751"
+//! # tls = { cert = "gw.crt", key = "gw.key" }  # PEM, relative to the data dir
+//! #                              # optional: handshake_timeout_ms = 10000
 //! approval_wait_secs = 30        # how long a request is held for approval
 //! max_body_bytes = 104857600     # largest request body (413 beyond)
 //! inspect_body_bytes = 1048576   # bodies up to this are hashed into the decision
@@ -30,10 +32,29 @@
 //! resource = 'Repo::"{owner}/{repo}"'
 //! # body_fields = ["ref"]        # JSON fields read (bounded) into context and templates
 //! ```
+//!
+//! # TLS on the listener
+//!
+//! Clients send their Countersign token with every request, so anything
+//! but a loopback listener should have `tls`. With it, the listener speaks
+//! only TLS (1.2 and 1.3): ALPN offers `h2` and `http/1.1`, WebSocket
+//! upgrades work over HTTP/1.1, and a plaintext request gets no HTTP answer
+//! (a TLS alert, then the connection closes). `cert` is the PEM chain
+//! (leaf first), `key` its PEM private key (PKCS#8, PKCS#1 or SEC1); both
+//! are read and checked against each other at start, so a missing file or
+//! a key of another certificate stops the start with the file named. A
+//! handshake not finished within `handshake_timeout_ms` (default 10 s,
+//! 100 ms to 120 s) is dropped. Certificates are read once: restart to
+//! rotate them.
+//!
+//! Without `tls` the listener is plain HTTP, as before; on a non-loopback
+//! address the gateway starts anyway (a TLS-terminating proxy may sit in
+//! front) but warns at start that tokens would cross the network in clear.
 
 use crate::credential::Credential;
 use crate::error::{GatewayError, bad};
 use crate::rules::{MethodMatch, Pattern, ResourceTemplate, Rule};
+use crate::tls::ListenerTls;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -58,7 +79,19 @@ pub struct GatewaySection {
     #[serde(default)]
     pub idle_timeout_secs: Option<u64>,
     #[serde(default)]
+    pub tls: Option<TlsSection>,
+    #[serde(default)]
     pub routes: BTreeMap<String, RouteSection>,
+}
+
+/// `tls = { cert = "gw.crt", key = "gw.key" }`: serve HTTPS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    #[serde(default)]
+    pub handshake_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -157,6 +190,8 @@ pub struct GatewayConfig {
     pub connect_timeout: Duration,
     pub response_timeout: Duration,
     pub idle_timeout: Duration,
+    /// `None`: plain HTTP.
+    pub tls: Option<ListenerTls>,
     pub routes: Vec<Route>,
 }
 
@@ -180,6 +215,16 @@ impl GatewaySection {
         for (name, r) in self.routes {
             routes.push(route(&name, r, &abs)?);
         }
+        // Read now, like the credentials: a bad file fails start, not the
+        // first client.
+        let tls = match self.tls {
+            None => None,
+            Some(t) => Some(ListenerTls::load(
+                abs(t.cert),
+                abs(t.key),
+                Duration::from_millis(t.handshake_timeout_ms.unwrap_or(10_000).clamp(100, 120_000)),
+            )?),
+        };
         let inspect = self.inspect_body_bytes.unwrap_or(1024 * 1024);
         if !(1024..=64 * 1024 * 1024).contains(&inspect) {
             return Err(bad(
@@ -206,6 +251,7 @@ impl GatewaySection {
             idle_timeout: Duration::from_secs(
                 self.idle_timeout_secs.unwrap_or(300).clamp(1, 86_400),
             ),
+            tls,
             routes,
         })
     }

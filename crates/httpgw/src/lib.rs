@@ -23,6 +23,9 @@
 //!    once. Allow: forwarded and streamed back ([`forward`]).
 //! 6. The outcome (HTTP status, bytes each way, duration) is reported when
 //!    the response body ends ([`outcomes`]).
+//!
+//! The listener speaks plain HTTP, or HTTPS when `tls` is configured
+//! ([`tls`], options in [`config`]).
 
 pub mod body;
 pub mod config;
@@ -36,6 +39,7 @@ pub mod path;
 pub mod problem;
 pub mod rules;
 pub mod server;
+pub mod tls;
 pub mod upstream;
 
 pub use config::{GatewayConfig, GatewaySection};

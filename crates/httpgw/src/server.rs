@@ -1,5 +1,6 @@
 //! The listener: HTTP/1.1 and HTTP/2 (prior knowledge) on one port, with
-//! protocol upgrades (WebSocket), one task per connection.
+//! protocol upgrades (WebSocket), one task per connection; over TLS when
+//! configured, HTTP/2 or HTTP/1.1 as ALPN agreed.
 
 use crate::config::GatewayConfig;
 use crate::error::GatewayError;
@@ -76,6 +77,16 @@ impl HttpGateway {
 
     pub async fn bind(&self) -> Result<TcpListener, GatewayError> {
         let l = self.shared.config.listen;
+        // Not refused: a TLS-terminating proxy in front is a legitimate
+        // setup, and existing configurations must keep starting.
+        if self.shared.config.tls.is_none() && !l.ip().is_loopback() {
+            tracing::warn!(
+                listen = %l,
+                "http gateway: plain HTTP on a non-loopback address; clients' Countersign \
+                 tokens and request bodies cross the network in clear. Set \
+                 [http_gateway] tls = {{ cert, key }} unless a TLS proxy sits in front"
+            );
+        }
         TcpListener::bind(l)
             .await
             .map_err(|e| GatewayError::Config(format!("cannot listen on {l}: {e}")))
@@ -104,7 +115,17 @@ impl HttpGateway {
             .timer(TokioTimer::new())
             .max_concurrent_streams(MAX_STREAMS)
             .keep_alive_interval(Some(Duration::from_secs(30)));
+        // `serve_connection_with_upgrades` sniffs the protocol and ignores
+        // `http2_only`; once ALPN said h2 the connection is served by this
+        // one, with plain `serve_connection`, which honours it.
+        let h2_builder = Arc::new(builder.clone().http2_only());
         let builder = Arc::new(builder);
+        let tls = self
+            .shared
+            .config
+            .tls
+            .as_ref()
+            .map(|t| (t.acceptor(), t.handshake_timeout));
         let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         tokio::pin!(shutdown);
         loop {
@@ -129,7 +150,11 @@ impl HttpGateway {
                     let _ = sock.set_nodelay(true);
                     let shared = Arc::clone(&self.shared);
                     let builder = Arc::clone(&builder);
+                    let h2_builder = Arc::clone(&h2_builder);
+                    let tls = tls.clone();
                     tokio::spawn(async move {
+                        // Held through the handshake too: its timeout is
+                        // what frees the slot of a client that stays silent.
                         let _permit = permit;
                         let svc = service_fn(move |req| {
                             let shared = Arc::clone(&shared);
@@ -139,10 +164,30 @@ impl HttpGateway {
                                 )
                             }
                         });
-                        if let Err(e) = builder
-                            .serve_connection_with_upgrades(TokioIo::new(sock), svc)
-                            .await
-                        {
+                        let served = match tls {
+                            None => {
+                                builder
+                                    .serve_connection_with_upgrades(TokioIo::new(sock), svc)
+                                    .await
+                            }
+                            Some((acceptor, timeout)) => {
+                                let Some(stream) =
+                                    crate::tls::accept(&acceptor, timeout, sock, peer).await
+                                else {
+                                    return;
+                                };
+                                let h2 = stream.get_ref().1.alpn_protocol()
+                                    == Some(crate::tls::ALPN_H2);
+                                if h2 {
+                                    h2_builder.serve_connection(TokioIo::new(stream), svc).await
+                                } else {
+                                    builder
+                                        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                                        .await
+                                }
+                            }
+                        };
+                        if let Err(e) = served {
                             tracing::debug!(%peer, error = %e, "http gateway: connection ended");
                         }
                     });

@@ -26,6 +26,7 @@ async fn a_held_request_proceeds_when_approved() {
 async fn after_the_wait_the_identical_retry_redeems_the_approval_once() {
     let env = Env::start_with(Options {
         approval_wait_secs: 1,
+        ..Options::default()
     })
     .await;
     let r = env
@@ -85,6 +86,7 @@ async fn after_the_wait_the_identical_retry_redeems_the_approval_once() {
 async fn the_body_hash_binds_the_approval() {
     let env = Env::start_with(Options {
         approval_wait_secs: 1,
+        ..Options::default()
     })
     .await;
     // Agents' production writes need a reviewer (starter policies).
@@ -110,6 +112,7 @@ async fn the_body_hash_binds_the_approval() {
 async fn curl_sees_the_pending_document() {
     let env = Env::start_with(Options {
         approval_wait_secs: 1,
+        ..Options::default()
     })
     .await;
     let tok = format!("Countersign-Token: {}", env.token("bot"));

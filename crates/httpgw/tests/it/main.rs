@@ -14,3 +14,4 @@ mod credentials;
 mod enforcement;
 mod robustness;
 mod streaming;
+mod tls;

@@ -5,7 +5,6 @@ use bytes::Bytes;
 use reqwest::Method;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const MIB: usize = 1024 * 1024;
 
@@ -112,29 +111,11 @@ async fn server_sent_events_arrive_as_they_are_sent() {
 async fn websockets_are_tunnelled() {
     let env = Env::start().await;
     let mut s = tokio::net::TcpStream::connect(env.addr).await.unwrap();
-    let hs = format!(
-        "GET /api/ws HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Countersign-Token: {}\r\n\r\n",
-        env.token("bot")
-    );
-    s.write_all(hs.as_bytes()).await.unwrap();
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(s.read(&mut b).await.unwrap(), 1, "handshake cut short");
-        head.push(b[0]);
-    }
-    let head = String::from_utf8(head).unwrap();
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let head = env.websocket_echo(&mut s, "bot").await;
     assert!(
         head.to_ascii_lowercase().contains("upgrade: websocket"),
         "{head}"
     );
-    s.write_all(b"ping through the tunnel").await.unwrap();
-    let mut got = vec![0u8; 23];
-    s.read_exact(&mut got).await.unwrap();
-    assert_eq!(&got, b"ping through the tunnel");
     let seen = env.upstream.last("/ws").unwrap();
     assert_eq!(seen.headers["upgrade"], "websocket");
     assert!(seen.headers.get("countersign-token").is_none());

@@ -13,6 +13,7 @@ use countersign_httpgw::{GatewaySection, HttpGateway};
 use countersign_store::{AuditFilter, SqliteStore};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 pub use upstream::Upstream;
@@ -63,19 +64,35 @@ pub struct Env {
     pub tokens: HashMap<String, String>,
     pub principals: HashMap<String, Principal>,
     pub http: reqwest::Client,
+    /// With TLS: the gateway's self-signed certificate (PEM file), which
+    /// `http` and [`Env::curl`] trust.
+    pub gw_cert: Option<PathBuf>,
     _dir: tempfile::TempDir,
 }
 
 pub struct Options {
     pub approval_wait_secs: u64,
+    /// `Some(ms)`: the gateway listens with TLS (a fresh certificate for
+    /// `127.0.0.1`) and this handshake timeout.
+    pub tls_handshake_timeout_ms: Option<u64>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             approval_wait_secs: 20,
+            tls_handshake_timeout_ms: None,
         }
     }
+}
+
+/// A self-signed certificate for `127.0.0.1` and `localhost`: (cert PEM,
+/// key PEM).
+pub fn self_signed() -> (String, String) {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap();
+    (ck.cert.pem(), ck.signing_key.serialize_pem())
 }
 
 fn closed_port() -> u16 {
@@ -154,6 +171,22 @@ impl Env {
         let up = upstream.addr;
         let down = closed_port();
         let sf = secret_file.display();
+        // Relative paths: they resolve against the directory given to
+        // `validate`, as the data dir in production.
+        let (tls, gw_cert) = match opts.tls_handshake_timeout_ms {
+            None => (String::new(), None),
+            Some(ms) => {
+                let (cert, key) = self_signed();
+                std::fs::write(dir.path().join("gw.crt"), cert).unwrap();
+                std::fs::write(dir.path().join("gw.key"), key).unwrap();
+                (
+                    format!(
+                        r#"tls = {{ cert = "gw.crt", key = "gw.key", handshake_timeout_ms = {ms} }}"#
+                    ),
+                    Some(dir.path().join("gw.crt")),
+                )
+            }
+        };
         let text = format!(
             r#"listen = "127.0.0.1:0"
                approval_wait_secs = {wait}
@@ -162,6 +195,7 @@ impl Env {
                response_timeout_secs = 2
                connect_timeout_ms = 1000
                idle_timeout_secs = 5
+               {tls}
 
                [routes.api]
                path_prefix = "/api"
@@ -237,16 +271,28 @@ impl Env {
         let listener = gw.bind().await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(gw.serve(listener, std::future::pending()));
+        let (url, http) = match &gw_cert {
+            None => (format!("http://{addr}"), reqwest::Client::new()),
+            Some(cert) => {
+                let pem = std::fs::read(cert).unwrap();
+                let http = reqwest::Client::builder()
+                    .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+                    .build()
+                    .unwrap();
+                (format!("https://{addr}"), http)
+            }
+        };
         Env {
             tls_upstream,
             governor,
             store,
             addr,
-            url: format!("http://{addr}"),
+            url,
             upstream,
             tokens,
             principals,
-            http: reqwest::Client::new(),
+            http,
+            gw_cert,
             _dir: dir,
         }
     }
@@ -262,16 +308,18 @@ impl Env {
             .header("Countersign-Token", self.token(who))
     }
 
-    /// Runs curl with `args` (the gateway's URL is `{gw}` in them); returns
-    /// (exit ok, stdout, stderr).
+    /// Runs curl with `args` (the gateway's URL is `{gw}` in them; with
+    /// TLS, `--cacert` names the gateway's certificate); returns (exit ok,
+    /// stdout, stderr).
     pub async fn curl(&self, args: &[&str]) -> (bool, String, String) {
-        let args: Vec<String> = args.iter().map(|a| a.replace("{gw}", &self.url)).collect();
+        let mut all: Vec<String> = ["-sS", "--max-time", "30"].map(String::from).into();
+        if let Some(cert) = &self.gw_cert {
+            all.extend(["--cacert".to_owned(), cert.display().to_string()]);
+        }
+        all.extend(args.iter().map(|a| a.replace("{gw}", &self.url)));
         let out = tokio::time::timeout(
             Duration::from_secs(60),
-            tokio::process::Command::new("curl")
-                .args(["-sS", "--max-time", "30"])
-                .args(&args)
-                .output(),
+            tokio::process::Command::new("curl").args(&all).output(),
         )
         .await
         .expect("curl timed out")
@@ -281,6 +329,36 @@ impl Env {
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
+    }
+
+    /// Opens a WebSocket through the gateway on `s` as `who` (`GET
+    /// /api/ws`), sends bytes and checks the upstream echoes them; returns
+    /// the response head.
+    pub async fn websocket_echo<S>(&self, s: &mut S, who: &str) -> String
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let hs = format!(
+            "GET /api/ws HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Countersign-Token: {}\r\n\r\n",
+            self.token(who)
+        );
+        s.write_all(hs.as_bytes()).await.unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(s.read(&mut b).await.unwrap(), 1, "handshake cut short");
+            head.push(b[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        s.write_all(b"ping through the tunnel").await.unwrap();
+        let mut got = vec![0u8; 23];
+        s.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"ping through the tunnel");
+        head
     }
 
     pub async fn vote(&self, who: &str, approval: &str) {
