@@ -120,6 +120,15 @@ pub enum ChangeCmd {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Withdraw a change awaiting review or approved but not deployed (its
+    /// author or an administrator); its open reviews are cancelled.
+    Cancel {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Record that a deployed change was rolled back: the deployment before
     /// it is live again.
     Rollback {

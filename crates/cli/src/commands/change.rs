@@ -78,36 +78,30 @@ pub async fn run(cmd: ChangeCmd) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ChangeCmd::Deployed { id, remote } => {
-            let client = Client::new(&remote)?;
-            let v = client
-                .post(
-                    &format!("/v1/changes/{}/deployed", urlencode(&id)),
-                    &json!({}),
-                )
-                .await?;
-            if remote.json {
-                print_json(&v)?;
-            } else {
-                print_change(&v, false);
-            }
-            Ok(ExitCode::SUCCESS)
+            post_to_change(&id, "deployed", json!({}), &remote).await
         }
         ChangeCmd::Rollback { id, reason, remote } => {
-            let client = Client::new(&remote)?;
-            let v = client
-                .post(
-                    &format!("/v1/changes/{}/rollback", urlencode(&id)),
-                    &json!({ "reason": reason }),
-                )
-                .await?;
-            if remote.json {
-                print_json(&v)?;
-            } else {
-                print_change(&v, false);
-            }
-            Ok(ExitCode::SUCCESS)
+            post_to_change(&id, "rollback", json!({ "reason": reason }), &remote).await
+        }
+        ChangeCmd::Cancel { id, reason, remote } => {
+            post_to_change(&id, "cancel", json!({ "reason": reason }), &remote).await
         }
     }
+}
+
+/// `POST /v1/changes/{id}/{verb}` (deployed, rollback, cancel); prints the
+/// change as it is now.
+async fn post_to_change(id: &str, verb: &str, body: Value, remote: &Remote) -> Result<ExitCode> {
+    let client = Client::new(remote)?;
+    let v = client
+        .post(&format!("/v1/changes/{}/{verb}", urlencode(id)), &body)
+        .await?;
+    if remote.json {
+        print_json(&v)?;
+    } else {
+        print_change(&v, false);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn submit(a: ChangeSubmitArgs) -> Result<ExitCode> {

@@ -168,6 +168,7 @@ async fn openapi_document_is_served_and_covers_the_routes() {
         "/v1/changes/{id}",
         "/v1/changes/{id}/deployed",
         "/v1/changes/{id}/rollback",
+        "/v1/changes/{id}/cancel",
         "/v1/inventory",
         "/v1/policies/diff",
     ] {

@@ -959,3 +959,60 @@ async fn a_review_and_an_override_approved_at_once_approve_the_change_once() {
         assert_eq!(by, ["admin", "sam"]);
     }
 }
+
+#[tokio::test]
+async fn an_author_withdraws_a_change_and_its_reviews_close_with_it() {
+    let s = Server::start_configured(None, |_| LIFECYCLE_GATES.to_owned());
+    let alice_token = s.principal("alice", "user", &["engineer"], None).await;
+    let alice = s.client(&alice_token);
+    let bob = s.client(&s.principal("bob", "user", &["engineer"], None).await);
+    let admin = s.admin();
+
+    let c = prompt(&alice, "prod", "v9", Some("outage")).await;
+    let id = c["id"].as_str().unwrap();
+    let (st, v) = bob
+        .post(&format!("/v1/changes/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(st, 403, "only the author or an admin: {v}");
+    let out = s.cli(
+        &alice_token,
+        &["change", "cancel", id, "--reason", "wrong prompt", "--json"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let cancelled: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cancelled["state"], "cancelled");
+    assert_eq!(cancelled["end_reason"], "wrong prompt");
+    // Both of its approvals closed: no reviewer can complete them now.
+    for key in ["review_approval", "override_approval"] {
+        let aid = c[key].as_str().unwrap();
+        let (_, a) = admin.get(&format!("/v1/approvals/{aid}")).await;
+        assert_eq!(a["state"], "cancelled", "{a}");
+        let (st, _) = admin.vote(aid, "approve", None).await;
+        assert_ne!(st, 200);
+    }
+    let (st, v) = alice
+        .post(&format!("/v1/changes/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(st, 409, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is cancelled")
+    );
+    // An approved, undeployed change can be withdrawn too, and then never deployed.
+    let ok = prompt(&alice, "staging", "v10", None).await;
+    let (st, _) = alice
+        .post(
+            &format!("/v1/changes/{}/cancel", ok["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let ci = s.client(&s.principal("ci", "service", &[], None).await);
+    let d = deploy_prompt(&ci, "staging", &ok, "v10").await;
+    assert!(
+        d["reason"].as_str().unwrap().contains("is cancelled"),
+        "{d}"
+    );
+}

@@ -420,6 +420,96 @@ impl Governor {
         Ok(c)
     }
 
+    /// Withdraws a change before it is deployed: its author (or an
+    /// administrator). Open reviews are cancelled with it, so reviewers stop
+    /// being asked; an approved change simply stops being deployable.
+    pub async fn cancel_change(
+        &self,
+        who: &Principal,
+        id: &str,
+        reason: Option<String>,
+        request_id: Option<&str>,
+    ) -> Result<Change, GovernorError> {
+        if let Some(r) = &reason {
+            check_text("reason", r, 0, MAX_REASON)?;
+        }
+        for _ in 0..super::votes::CAS_ATTEMPTS {
+            let mut c = self.change(id).await?;
+            if !(c.author.name == who.name || self.is_admin(who)) {
+                return Err(GovernorError::Forbidden(
+                    "only the change's author or an administrator may cancel it".into(),
+                ));
+            }
+            if !matches!(c.state, ChangeState::AwaitingReview | ChangeState::Approved) {
+                return Err(GovernorError::Conflict(format!(
+                    "change {id} is {}; only a change awaiting review or approved (not deployed) can be cancelled",
+                    c.state.as_str()
+                )));
+            }
+            let expected = c.rev;
+            let mut write = Write::default();
+            // Close its open approvals in the same write, so none can be
+            // voted to completion after the change is gone.
+            for aid in [&c.review_approval, &c.override_approval]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(a) = self.store.approval(aid).await?
+                    && !a.state.is_final()
+                {
+                    let mut next = a.clone();
+                    next.version += 1;
+                    next.state = ApprovalState::Cancelled;
+                    next.decided_at = Some(Timestamp::now());
+                    let mut ev = AuditEvent::new(EventKind::Cancelled).with_request_id(request_id);
+                    ev.principal = Some(who.reference());
+                    ev.approval_id = Some(a.id.clone());
+                    ev.change_id = Some(c.id.clone());
+                    ev.action = Some(a.request.action.clone());
+                    ev.resource = Some(a.request.resource.clone());
+                    ev.environment = Some(a.request.environment.clone());
+                    ev.verdict = Some("cancelled".into());
+                    write.events.push(ev);
+                    write.mutations.push(Mutation::UpdateApproval {
+                        approval: next,
+                        expected_version: a.version,
+                    });
+                }
+            }
+            c.end_reason = reason.clone();
+            self.transition(
+                &mut c,
+                ChangeState::Cancelled,
+                Some(&who.reference()),
+                None,
+                &mut write,
+                request_id,
+            );
+            write.mutations.push(Mutation::UpdateChange {
+                change: c.clone(),
+                expected_rev: expected,
+            });
+            match self.store.commit(write).await {
+                Ok(_) => {
+                    for aid in [&c.review_approval, &c.override_approval]
+                        .into_iter()
+                        .flatten()
+                    {
+                        // Waiters re-read the approval; the version is a hint.
+                        self.notify(aid, 0);
+                    }
+                    return Ok(c);
+                }
+                // A vote or another cancel landed first: look again.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(GovernorError::Conflict(format!(
+            "change {id} is too contended; retry"
+        )))
+    }
+
     /// Reports a deploy of `id` as done, for CI that asked for the deploy
     /// decision itself rather than through `countersign run` (which reports
     /// on its own): the outcome of the change's latest deploy decision.

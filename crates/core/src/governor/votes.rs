@@ -26,7 +26,7 @@ pub struct VoteInput {
 
 /// Enough for 50+ concurrent voters on one approval: each lost race means
 /// someone else's write landed, so progress is guaranteed.
-const CAS_ATTEMPTS: usize = 256;
+pub(super) const CAS_ATTEMPTS: usize = 256;
 const MAX_VOTE_REASON: usize = 2000;
 
 impl Governor {

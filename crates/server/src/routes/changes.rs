@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/changes/{id}", get(show))
         .route("/v1/changes/{id}/deployed", post(deployed))
         .route("/v1/changes/{id}/rollback", post(rollback))
+        .route("/v1/changes/{id}/cancel", post(cancel))
         .route("/v1/inventory", get(inventory))
         .layer(DefaultBodyLimit::max(MAX_CHANGE_BODY))
 }
@@ -203,6 +204,7 @@ async fn deployed(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// A reason, for rollbacks and cancellations.
 struct RollbackBody {
     #[serde(default)]
     reason: Option<String>,
@@ -226,6 +228,27 @@ async fn rollback(
         .rollback_change(&who, &id, b.reason, rid.as_deref())
         .await?;
     tracing::info!(change = %c.id, by = %who.name, "change rolled back");
+    Ok(Json(view(&c, true)))
+}
+
+async fn cancel(
+    State(s): State<AppState>,
+    Authed(who): Authed,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let b: RollbackBody = if body.is_empty() {
+        RollbackBody::default()
+    } else {
+        json::parse(&headers, &body)?
+    };
+    let rid = request_id::current();
+    let c = s
+        .governor
+        .cancel_change(&who, &id, b.reason, rid.as_deref())
+        .await?;
+    tracing::info!(change = %c.id, by = %who.name, "change cancelled");
     Ok(Json(view(&c, true)))
 }
 
