@@ -72,7 +72,8 @@ checkpoint_interval_ms = 1000
 #            "accuracy >= live.accuracy - 0.005"]
 # reviews = { quorum = 2, groups = ["ml-reviewer"], ttl = "3d" }
 # wait = "30m"                   # after approval, before a deploy
-# freeze = [{ from = "2026-12-24T00:00:00Z", until = "2026-12-27T00:00:00Z", reason = "holidays" }]
+# freeze = [{ from = "2026-12-24T00:00:00Z", until = "2026-12-27T00:00:00Z", reason = "holidays" },
+#           { weekly_from = "fri 16:00", weekly_until = "mon 08:00", reason = "weekend" }]  # UTC
 # emergency = { quorum = 1, groups = ["incident-commander"] }
 #
 # [changes.kinds.dataset]        # a kind of your own

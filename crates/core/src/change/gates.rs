@@ -58,7 +58,7 @@ pub fn at_submit(
     }
     if let Some(w) = rules.frozen_at(now) {
         // A freeze is checked when deploying (it may be over by then).
-        let mut g = freeze_result(change, w, false);
+        let mut g = freeze_result(change, &w, false);
         g.status = GateStatus::Pending;
         out.push(g);
     }
@@ -170,7 +170,7 @@ pub fn at_deploy(
         }
     }
     if let Some(w) = rules.frozen_at(now) {
-        let g = freeze_result(change, w, override_approved);
+        let g = freeze_result(change, &w, override_approved);
         if g.status == GateStatus::Fail {
             refusals.push(format!(
                 "{} is frozen until {}{}; only an emergency change with an approved override may deploy",

@@ -68,12 +68,17 @@ pub struct ReviewConfig {
     pub reason_required: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A freeze window: once (`from`, `until`, RFC 3339) or every week
+/// (`weekly_from`, `weekly_until`, e.g. `fri 16:00` and `mon 08:00`, UTC).
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FreezeConfig {
     /// RFC 3339, e.g. `2026-12-24T00:00:00Z`.
-    pub from: String,
-    pub until: String,
+    pub from: Option<String>,
+    pub until: Option<String>,
+    /// Day and time of week, UTC, e.g. `fri 16:00`.
+    pub weekly_from: Option<String>,
+    pub weekly_until: Option<String>,
     pub reason: Option<String>,
 }
 
@@ -93,11 +98,64 @@ pub struct ReviewRule {
     pub reason_required: bool,
 }
 
+/// One occurrence of a freeze: deploys refused from `from` until `until`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FreezeWindow {
     pub from: Timestamp,
     pub until: Timestamp,
     pub reason: Option<String>,
+}
+
+const WEEK_MINUTES: i64 = 7 * 24 * 60;
+const MINUTE_MS: i64 = 60_000;
+
+/// A configured freeze.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FreezeRule {
+    Once(FreezeWindow),
+    /// Minutes since Monday 00:00 UTC; `start > end` wraps over the
+    /// weekend (Friday evening to Monday morning).
+    Weekly {
+        start: i64,
+        end: i64,
+        reason: Option<String>,
+    },
+}
+
+impl FreezeRule {
+    /// The occurrence `now` falls in, if any.
+    pub fn occurrence(&self, now: Timestamp) -> Option<FreezeWindow> {
+        match self {
+            FreezeRule::Once(w) => (w.from <= now && now < w.until).then(|| w.clone()),
+            FreezeRule::Weekly { start, end, reason } => {
+                let minute = now.millis().div_euclid(MINUTE_MS);
+                // 1970-01-01 was a Thursday: day 3 of a Monday-first week.
+                let of_week = (minute + 3 * 24 * 60).rem_euclid(WEEK_MINUTES);
+                let since_start = (of_week - start).rem_euclid(WEEK_MINUTES);
+                let length = (end - start).rem_euclid(WEEK_MINUTES);
+                (since_start < length).then(|| {
+                    let from = (minute - since_start) * MINUTE_MS;
+                    FreezeWindow {
+                        from: Timestamp(from),
+                        until: Timestamp(from + length * MINUTE_MS),
+                        reason: reason.clone(),
+                    }
+                })
+            }
+        }
+    }
+}
+
+/// `fri 16:00` → minutes since Monday 00:00.
+fn minute_of_week(s: &str) -> Option<i64> {
+    let (day, time) = s.trim().split_once(' ')?;
+    let d = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .position(|x| day.eq_ignore_ascii_case(x))?;
+    let (h, m) = time.trim().split_once(':')?;
+    let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+    ((0..24).contains(&h) && (0..60).contains(&m))
+        .then(|| i64::try_from(d).unwrap_or(0) * 24 * 60 + h * 60 + m)
 }
 
 /// The gates of one kind in one environment, validated.
@@ -108,14 +166,14 @@ pub struct GateRules {
     pub metrics: Vec<Threshold>,
     pub reviews: ReviewRule,
     pub wait: Option<Duration>,
-    pub freeze: Vec<FreezeWindow>,
+    pub freeze: Vec<FreezeRule>,
     pub emergency: ReviewRule,
 }
 
 impl GateRules {
     /// The freeze window `now` falls in, if any.
-    pub fn frozen_at(&self, now: Timestamp) -> Option<&FreezeWindow> {
-        self.freeze.iter().find(|w| w.from <= now && now < w.until)
+    pub fn frozen_at(&self, now: Timestamp) -> Option<FreezeWindow> {
+        self.freeze.iter().find_map(|f| f.occurrence(now))
     }
 }
 
@@ -279,21 +337,7 @@ impl ChangeRules {
         }
         rules.wait = g.wait.as_deref().map(|w| duration("wait", w)).transpose()?;
         for f in &g.freeze {
-            let from = Timestamp::parse_rfc3339(&f.from)
-                .ok_or_else(|| format!("freeze `from`: `{}` is not RFC 3339", f.from))?;
-            let until = Timestamp::parse_rfc3339(&f.until)
-                .ok_or_else(|| format!("freeze `until`: `{}` is not RFC 3339", f.until))?;
-            if until <= from {
-                return Err(format!(
-                    "freeze window {} .. {} ends before it starts",
-                    f.from, f.until
-                ));
-            }
-            rules.freeze.push(FreezeWindow {
-                from,
-                until,
-                reason: f.reason.clone(),
-            });
+            rules.freeze.push(freeze(f)?);
         }
         Ok(rules)
     }
@@ -359,6 +403,42 @@ impl ChangeRules {
 
     pub fn environments(&self) -> &[String] {
         &self.environments
+    }
+}
+
+fn freeze(f: &FreezeConfig) -> Result<FreezeRule, String> {
+    match (&f.from, &f.until, &f.weekly_from, &f.weekly_until) {
+        (Some(a), Some(b), None, None) => {
+            let from = Timestamp::parse_rfc3339(a)
+                .ok_or_else(|| format!("freeze `from`: `{a}` is not RFC 3339"))?;
+            let until = Timestamp::parse_rfc3339(b)
+                .ok_or_else(|| format!("freeze `until`: `{b}` is not RFC 3339"))?;
+            if until <= from {
+                return Err(format!("freeze window {a} .. {b} ends before it starts"));
+            }
+            Ok(FreezeRule::Once(FreezeWindow {
+                from,
+                until,
+                reason: f.reason.clone(),
+            }))
+        }
+        (None, None, Some(a), Some(b)) => {
+            let bad = |s: &str| format!("freeze `{s}`: use a day and a UTC time, e.g. `fri 16:00`");
+            let start = minute_of_week(a).ok_or_else(|| bad(a))?;
+            let end = minute_of_week(b).ok_or_else(|| bad(b))?;
+            if start == end {
+                return Err(format!("weekly freeze {a} .. {b} is empty"));
+            }
+            Ok(FreezeRule::Weekly {
+                start,
+                end,
+                reason: f.reason.clone(),
+            })
+        }
+        _ => Err(
+            "a freeze is `from` and `until` (RFC 3339), or `weekly_from` and `weekly_until` (e.g. `fri 16:00`)"
+                .into(),
+        ),
     }
 }
 
@@ -458,6 +538,54 @@ mod tests {
     }
 
     #[test]
+    fn weekly_freezes_wrap_over_the_weekend() {
+        let f = freeze(&FreezeConfig {
+            weekly_from: Some("fri 16:00".into()),
+            weekly_until: Some("Mon 08:00".into()),
+            reason: Some("weekend".into()),
+            ..FreezeConfig::default()
+        })
+        .unwrap();
+        let at = |s: &str| Timestamp::parse_rfc3339(s).unwrap();
+        // 2026-11-27 is a Friday.
+        assert_eq!(f.occurrence(at("2026-11-27T15:59:00Z")), None);
+        let w = f.occurrence(at("2026-11-28T12:00:00Z")).unwrap();
+        assert_eq!(w.from, at("2026-11-27T16:00:00Z"));
+        assert_eq!(w.until, at("2026-11-30T08:00:00Z"));
+        assert!(f.occurrence(at("2026-11-30T07:59:00Z")).is_some());
+        assert_eq!(f.occurrence(at("2026-11-30T08:00:00Z")), None);
+        assert_eq!(f.occurrence(at("2026-11-25T12:00:00Z")), None);
+        // Within one day, no wrap.
+        let lunch = freeze(&FreezeConfig {
+            weekly_from: Some("wed 12:00".into()),
+            weekly_until: Some("wed 13:00".into()),
+            ..FreezeConfig::default()
+        })
+        .unwrap();
+        assert!(lunch.occurrence(at("2026-11-25T12:30:00Z")).is_some());
+        assert_eq!(lunch.occurrence(at("2026-11-26T12:30:00Z")), None);
+        for bad in [
+            FreezeConfig {
+                weekly_from: Some("friday 16:00".into()),
+                weekly_until: Some("mon 08:00".into()),
+                ..FreezeConfig::default()
+            },
+            FreezeConfig {
+                weekly_from: Some("fri 25:00".into()),
+                weekly_until: Some("mon 08:00".into()),
+                ..FreezeConfig::default()
+            },
+            FreezeConfig {
+                from: Some("2026-12-24T00:00:00Z".into()),
+                weekly_until: Some("mon 08:00".into()),
+                ..FreezeConfig::default()
+            },
+        ] {
+            assert!(freeze(&bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn configured_kinds_name_their_type_and_deploy_action() {
         let mut kinds = BTreeMap::new();
         kinds.insert(
@@ -525,9 +653,9 @@ mod tests {
         );
         let mut g = gate("model", "prod");
         g.freeze = vec![FreezeConfig {
-            from: "2026-12-27T00:00:00Z".into(),
-            until: "2026-12-24T00:00:00Z".into(),
-            reason: None,
+            from: Some("2026-12-27T00:00:00Z".into()),
+            until: Some("2026-12-24T00:00:00Z".into()),
+            ..FreezeConfig::default()
         }];
         assert!(parse(vec![g]).unwrap_err().contains("ends before"));
         assert!(
