@@ -5,7 +5,7 @@
 //! precondition, never a bypass.
 
 use super::Governor;
-use super::changes::normalize_digest;
+use super::change_input::normalize_digest;
 use crate::change::{Change, GateResult, gates};
 use crate::error::GovernorError;
 use crate::request::ResourceRef;

@@ -5,6 +5,9 @@
 //! other; every change goes to the store as one atomic [`Write`] with its
 //! audit events.
 
+mod change_ends;
+mod change_input;
+mod change_reviews;
 mod changes;
 mod decide;
 mod deploy;

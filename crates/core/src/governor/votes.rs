@@ -324,49 +324,7 @@ impl Governor {
         Ok(seqs.first().copied().unwrap_or(0))
     }
 
-    /// An executed deploy of an approved change marks it deployed (live),
-    /// in the outcome's own write. Returns whether a policy set changed.
-    async fn deployed_follow_up(
-        &self,
-        rec: &crate::verdict::DecisionRecord,
-        outcome: &Outcome,
-        write: &mut Write,
-        request_id: Option<&str>,
-    ) -> Result<bool, GovernorError> {
-        let Some(cid) = &rec.change_id else {
-            return Ok(false);
-        };
-        if outcome.status != "executed" {
-            return Ok(false);
-        }
-        let Some(mut c) = self.store.change(cid).await? else {
-            return Ok(false);
-        };
-        // Any allowed deploy of the approved change that ran makes it live
-        // (the decision was checked against the change when it was made).
-        if c.state != crate::change::ChangeState::Approved {
-            return Ok(false);
-        }
-        let expected = c.rev;
-        c.deployed_at = Some(Timestamp::now());
-        c.deployed_by = Some(rec.id.clone());
-        self.transition(
-            &mut c,
-            crate::change::ChangeState::Deployed,
-            Some(&rec.principal),
-            Some(serde_json::json!({ "decision": rec.id })),
-            write,
-            request_id,
-        );
-        let installs = c.kind == "policy";
-        write.mutations.push(Mutation::UpdateChange {
-            change: c,
-            expected_rev: expected,
-        });
-        Ok(installs)
-    }
-
-    fn approval_event(
+    pub(super) fn approval_event(
         &self,
         kind: EventKind,
         a: &Approval,
@@ -379,7 +337,11 @@ impl Governor {
         ev.resource = Some(a.request.resource.clone());
         ev.environment = Some(a.request.environment.clone());
         ev.approval_id = Some(a.id.clone());
-        ev.decision_id = Some(a.decision_id.clone());
+        // A change's review was opened by the change, not by a decision.
+        match &a.change_id {
+            Some(c) => ev.change_id = Some(c.clone()),
+            None => ev.decision_id = Some(a.decision_id.clone()),
+        }
         ev.request_hash = Some(a.request_hash.0.clone());
         ev.policies = vec![a.requirement.policy_id.clone()];
         ev.policy_hash = Some(a.policy_hash.clone());
