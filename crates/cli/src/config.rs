@@ -287,6 +287,45 @@ mod tests {
     }
 
     #[test]
+    fn change_gates_are_validated_at_load() {
+        let ok: FileConfig = toml::from_str(
+            "[[changes.gates]]\nkind = \"model\"\nenvironment = \"prod\"\nmetrics = [\"accuracy >= 0.9\"]\nreviews = { quorum = 2, groups = [\"ml\"] }\n",
+        )
+        .unwrap();
+        let c = Config::from_file(ok, PathBuf::from("/d"), None).unwrap();
+        let prod = c.changes.gate("model", "prod").unwrap();
+        assert_eq!((prod.reviews.quorum, prod.metrics.len()), (2, 1));
+        for (bad, says) in [
+            (
+                "kind = \"modle\"\nenvironment = \"prod\"",
+                "unknown kind `modle`",
+            ),
+            (
+                "kind = \"model\"\nenvironment = \"qa\"",
+                "unknown environment `qa`",
+            ),
+            (
+                "kind = \"model\"\nenvironment = \"prod\"\nmetrics = [\"accuracy => 1\"]",
+                "metric threshold",
+            ),
+        ] {
+            let fc: FileConfig = toml::from_str(&format!("[[changes.gates]]\n{bad}\n")).unwrap();
+            let e = format!(
+                "{:#}",
+                Config::from_file(fc, PathBuf::from("/d"), None).unwrap_err()
+            );
+            assert!(e.contains("[changes]") && e.contains(says), "{e}");
+        }
+        assert!(
+            toml::from_str::<FileConfig>(
+                "[[changes.gates]]\nkind = \"model\"\nenviroment = \"prod\"\n"
+            )
+            .is_err(),
+            "a misspelt gate key is refused"
+        );
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_refused() {
         assert!(toml::from_str::<FileConfig>("[server]\nlisten_on = \"x\"\n").is_err());
         let fc: FileConfig = toml::from_str("[server]\nlisten = \"nowhere\"\n").unwrap();
