@@ -608,6 +608,23 @@ async fn bad_change_input_gets_a_clear_error() {
     let (_, list) = admin.get("/v1/changes?state=all").await;
     assert_eq!(list["changes"], json!([]));
 
+    // Proposing is itself decided by policy: a user in no group may not,
+    // and the refusal is a decision in the log.
+    let vic = s.client(&s.principal("vic", "user", &[], None).await);
+    let (st, v) = vic.post("/v1/changes", base.clone()).await;
+    assert_eq!(st, 403, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("you may not propose model changes to Model::\"fraud-detector\" in dev"),
+        "{v}"
+    );
+    let refused = admin.audit("decision").await;
+    assert!(refused.iter().any(|e| e["action"] == "change.submit"
+        && e["principal"]["name"] == "vic"
+        && e["verdict"] == "deny"));
+
     // A deploy that names no change is denied, saying what is missing.
     let ci = s.principal("ci", "service", &[], None).await;
     let d = s

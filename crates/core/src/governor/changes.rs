@@ -3,12 +3,12 @@
 //! Each transition is one atomic write with its audit events, and every
 //! gate result is an event of its own.
 
-use super::Governor;
 use super::change_input::{
     MAX_DESCRIPTION, MAX_REASON, MAX_VERSION, check_links, check_text, normalize_digest,
     parse_metrics,
 };
 use super::env_policies::{self, PolicyChecks};
+use super::{DecisionInput, Governor};
 use crate::audit::{AuditEvent, EventKind};
 use crate::change::threshold::fmt_num;
 use crate::change::{
@@ -20,6 +20,7 @@ use crate::principal::{Principal, PrincipalRef};
 use crate::request::ResourceRef;
 use crate::store::{Mutation, StoreError, Write};
 use crate::time::Timestamp;
+use crate::verdict::Verdict;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -48,6 +49,8 @@ pub(super) const SIBLINGS: usize = 1000;
 /// The subject of every `policy` change: a policy change replaces an
 /// environment's whole set.
 pub const POLICY_SUBJECT: &str = "countersign";
+/// The action that proposing a change is, for policy.
+pub const SUBMIT_ACTION: &str = "change.submit";
 
 impl Governor {
     /// Submits a change: validates it, runs its checks, and opens its
@@ -175,10 +178,24 @@ impl Governor {
             },
         };
 
+        // Proposing a change is itself an action policy decides (and the
+        // audit log records): `change.submit` on the subject.
+        let id = ids::new_id(ids::CHANGE)?;
+        self.authorize_submission(
+            who,
+            &id,
+            &input.kind,
+            &subject,
+            &input.environment,
+            &input.version,
+            &digest,
+            request_id,
+        )
+        .await?;
         let now = Timestamp::now();
         let siblings = self.siblings(&subject).await?;
         let mut change = Change {
-            id: ids::new_id(ids::CHANGE)?,
+            id,
             kind: input.kind.clone(),
             subject,
             version: input.version,
@@ -279,6 +296,54 @@ impl Governor {
             self.refresh_env_policies().await?;
         }
         Ok(change)
+    }
+
+    /// Asks policy whether `who` may propose this change (`change.submit`).
+    /// A hold for approval is refused: a change's reviews are its gates.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the facts of the change being proposed, from one call site"
+    )]
+    async fn authorize_submission(
+        &self,
+        who: &Principal,
+        id: &str,
+        kind: &str,
+        subject: &ResourceRef,
+        environment: &str,
+        version: &str,
+        digest: &str,
+        request_id: Option<&str>,
+    ) -> Result<(), GovernorError> {
+        let mut context = Map::new();
+        context.insert(
+            "change".into(),
+            json!({ "id": id, "kind": kind, "version": version, "artifact_sha256": digest }),
+        );
+        let d = self
+            .decide(
+                who,
+                DecisionInput {
+                    action: SUBMIT_ACTION.into(),
+                    resource: subject.clone(),
+                    environment: environment.to_owned(),
+                    context,
+                    reason: None,
+                    approval_id: None,
+                },
+                request_id,
+            )
+            .await?;
+        match d.verdict {
+            Verdict::Allow => Ok(()),
+            Verdict::Deny => Err(GovernorError::Forbidden(format!(
+                "you may not propose {kind} changes to {subject} in {environment}: {}",
+                d.reason.unwrap_or_default()
+            ))),
+            Verdict::Pending => Err(GovernorError::Forbidden(format!(
+                "policy holds `{SUBMIT_ACTION}` for approval, which changes do not support (their reviews are their gates); permit or forbid it instead"
+            ))),
+        }
     }
 
     pub async fn change(&self, id: &str) -> Result<Change, GovernorError> {

@@ -19,6 +19,7 @@ fn the_starter_set_compiles_without_warnings() {
     assert_eq!(
         set.action_names(),
         [
+            "change.submit",
             "command.run",
             "data.export",
             "http.request",
