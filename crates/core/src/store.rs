@@ -130,7 +130,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     async fn decision(&self, id: &str) -> Result<Option<DecisionRecord>, StoreError>;
 
+    /// The change in full, with a policy change's proposed set.
     async fn change(&self, id: &str) -> Result<Option<Change>, StoreError>;
-    /// Newest first.
+    /// Newest first, without policy changes' proposed sets (`policy` is
+    /// `None`), so listings and gate checks stay light.
     async fn changes(&self, filter: &ChangeFilter) -> Result<Vec<Change>, StoreError>;
 }

@@ -162,10 +162,29 @@ impl Store for SqliteStore {
 
     async fn change(&self, id: &str) -> Result<Option<Change>, StoreError> {
         let id = id.to_owned();
-        self.read(move |c| rows::one_body(c, "SELECT body FROM changes WHERE id = ?1", [&id]))
-            .await
+        self.read(move |c| {
+            let row: Option<(String, Option<String>)> = c
+                .prepare_cached("SELECT body, policy FROM changes WHERE id = ?1")
+                .and_then(|mut st| {
+                    st.query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .map(Some)
+                        .or_else(|e| match e {
+                            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                            e => Err(e),
+                        })
+                })
+                .map_err(rows::unavailable)?;
+            let Some((body, policy)) = row else {
+                return Ok(None);
+            };
+            let mut change: Change = rows::from_json(&body)?;
+            change.policy = policy.as_deref().map(rows::from_json).transpose()?;
+            Ok(Some(change))
+        })
+        .await
     }
 
+    /// Without their proposed policy sets (read one with [`Store::change`]).
     async fn changes(&self, filter: &ChangeFilter) -> Result<Vec<Change>, StoreError> {
         let kind = filter.kind.clone();
         let subject = filter.subject.as_ref().map(ToString::to_string);

@@ -87,6 +87,16 @@ pub fn to_json<T: Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))
 }
 
+/// A change's row body: everything but its proposed policy set.
+fn change_body(ch: &countersign_core::change::Change) -> Result<String, StoreError> {
+    if ch.policy.is_none() {
+        return to_json(ch);
+    }
+    let mut light = ch.clone();
+    light.policy = None;
+    to_json(&light)
+}
+
 pub fn from_json<T: DeserializeOwned>(s: &str) -> Result<T, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("cannot decode row: {e}")))
 }
@@ -221,8 +231,8 @@ pub fn apply(c: &Connection, m: &Mutation) -> Result<(), StoreError> {
         Mutation::CreateChange(ch) => insert(
             c,
             "INSERT INTO changes
-               (id, kind, subject, environment, state, created_at, deployed_at, rev, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+               (id, kind, subject, environment, state, created_at, deployed_at, rev, body, policy)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 ch.id,
                 ch.kind,
@@ -232,10 +242,13 @@ pub fn apply(c: &Connection, m: &Mutation) -> Result<(), StoreError> {
                 ch.created_at.millis(),
                 ch.deployed_at.map(|t| t.millis()),
                 i64::try_from(ch.rev).unwrap_or(i64::MAX),
-                to_json(ch)?
+                change_body(ch)?,
+                ch.policy.as_ref().map(to_json).transpose()?
             ],
             format!("change `{}`", ch.id),
         ),
+        // The proposed policy set never changes after submission: updates
+        // leave its column alone.
         Mutation::UpdateChange {
             change: ch,
             expected_rev,
@@ -248,7 +261,7 @@ pub fn apply(c: &Connection, m: &Mutation) -> Result<(), StoreError> {
                 ch.state.as_str(),
                 ch.deployed_at.map(|t| t.millis()),
                 i64::try_from(ch.rev).unwrap_or(i64::MAX),
-                to_json(ch)?,
+                change_body(ch)?,
                 i64::try_from(*expected_rev).unwrap_or(i64::MAX)
             ],
             format!("change `{}`", ch.id),

@@ -51,7 +51,10 @@ CREATE TABLE IF NOT EXISTS changes (
     created_at   INTEGER NOT NULL,
     deployed_at  INTEGER,
     rev          INTEGER NOT NULL,
-    body         TEXT NOT NULL
+    body         TEXT NOT NULL,
+    -- A policy change's proposed set (JSON), kept out of `body` so lists
+    -- and gate checks never read megabytes of Cedar text.
+    policy       TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS changes_by_subject ON changes (subject, created_at);
 CREATE INDEX IF NOT EXISTS changes_by_state ON changes (state, created_at);

@@ -473,6 +473,22 @@ async fn a_policy_change_takes_effect_in_its_environment_only_after_approval() {
         "not in force before approval"
     );
 
+    // Lists stay light: the proposed set is read only with the change itself.
+    let (_, list) = s.admin().get("/v1/changes?kind=policy&state=all").await;
+    let listed = &list["changes"][0];
+    assert_eq!(listed["id"], change["id"]);
+    assert!(listed.get("policy").is_none(), "{listed}");
+    let (_, full) = s
+        .admin()
+        .get(&format!("/v1/changes/{}", change["id"].as_str().unwrap()))
+        .await;
+    assert!(
+        full["policy"]["files"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("agents-never-export-from-prod")
+    );
+
     let review = change["review_approval"].as_str().unwrap();
     let (st, v) = s.admin().vote(review, "approve", None).await;
     assert_eq!(st, 403, "the proposer may not review: {v}");

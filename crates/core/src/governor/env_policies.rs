@@ -236,7 +236,12 @@ pub(super) async fn load(
         .await?;
     let mut out = Vec::new();
     for env in &config.environments {
-        if let Some(c) = live_in(&deployed, env) {
+        if let Some(live) = live_in(&deployed, env) {
+            // Listings leave the proposed set out; read it for the live one.
+            let c = store
+                .change(&live.id)
+                .await?
+                .ok_or_else(|| GovernorError::NotFound(format!("change `{}`", live.id)))?;
             let set = compile_bundle(c.policy.as_ref()).map_err(|e| {
                 GovernorError::Policy(format!(
                     "the policy set of `{env}` (change {}) no longer compiles: {e}",
