@@ -664,6 +664,8 @@ reviews = {{ quorum = 1, groups = ["reviewer"] }}
         "fraud",
         "alice",
         "retrained on November data",
+        // The gate report travels with the review.
+        "pending 1 of reviewer, not the author",
         &format!("https://cs.example.com/ui/approvals/{review}"),
     ] {
         assert!(blocks.contains(needle), "message lacks {needle}: {blocks}");

@@ -134,7 +134,7 @@ impl Governor {
             id: ids::new_id(ids::APPROVAL)?,
             request,
             request_hash: hash,
-            reason: c.description.clone().or_else(|| c.emergency.clone()),
+            reason: Some(review_brief(c)),
             requester_owner: c.author_owner.clone(),
             requirement: Requirement {
                 policy_id: format!("change-gate:{}/{}", c.kind, c.environment),
@@ -275,6 +275,39 @@ impl Governor {
         Ok(installs)
     }
 }
+
+/// What a reviewer reads first (Slack, Teams, the console inbox): the
+/// description, the emergency, and every gate with what it measured, so a
+/// review at 3 a.m. does not start with a search for the evidence.
+fn review_brief(c: &Change) -> String {
+    let mut out = String::new();
+    if let Some(e) = &c.emergency {
+        out.push_str(&format!("EMERGENCY: {}\n", super::truncate(e, 300)));
+    }
+    if let Some(d) = &c.description {
+        out.push_str(&format!("{}\n", super::truncate(d, 600)));
+    }
+    for g in &c.gates {
+        let line = format!(
+            "{} {}: {}\n",
+            g.status.as_str(),
+            g.rule,
+            g.measured.as_deref().unwrap_or("-")
+        );
+        if out.len() + line.len() > REVIEW_BRIEF_MAX {
+            out.push_str("…\n");
+            break;
+        }
+        out.push_str(&line);
+    }
+    if let Some(l) = c.evidence.links.first() {
+        out.push_str(&format!("evidence: {}", super::truncate(l, 300)));
+    }
+    out.trim_end().to_owned()
+}
+
+/// An approval's reason is shown in chat messages: keep it readable.
+const REVIEW_BRIEF_MAX: usize = 1800;
 
 /// Marks a change approval executed: the change consumed it.
 fn consume(a: &mut Approval, change_id: &str, write: &mut Write, request_id: Option<&str>) {
