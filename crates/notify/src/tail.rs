@@ -16,8 +16,9 @@ use tokio::sync::watch;
 
 /// Entries read per round.
 const BATCH: usize = 500;
-/// How often the log is polled when nothing woke us (new approvals are
-/// not broadcast by the governor, so this bounds their latency).
+/// How often the log is polled when nothing woke us. New approvals and
+/// every change to one wake the tail at once (the governor broadcasts
+/// them); this bounds the latency of the rest (denial notices).
 const POLL: Duration = Duration::from_millis(50);
 
 /// How often sent rows past their retention are deleted.

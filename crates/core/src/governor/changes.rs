@@ -292,6 +292,13 @@ impl Governor {
             .mutations
             .insert(0, Mutation::CreateChange(change.clone()));
         self.store.commit(write).await?;
+        // New reviews wake their subscribers (the notifier) at once.
+        for aid in [&change.review_approval, &change.override_approval]
+            .into_iter()
+            .flatten()
+        {
+            self.notify(aid, 0);
+        }
         if installs {
             self.refresh_env_policies().await?;
         }

@@ -417,6 +417,8 @@ impl Governor {
                             version: 0,
                         };
                         write.mutations.push(Mutation::CreateApproval(a.clone()));
+                        // Tell subscribers (the notifier) at once.
+                        notify = Some((a.id.clone(), a.version));
                         a
                     }
                 };
