@@ -177,7 +177,7 @@ fn tests(out: &mut String, v: Option<&Value>) {
 /// The report section of a change page.
 pub fn report_section(c: &Change, report: &Value) -> String {
     let mut out = String::from("<section class=\"card\"><h2 id=\"report\">");
-    if c.kind != "policy" {
+    if c.kind != countersign_core::change::POLICY_KIND {
         out.push_str("Report</h2>");
         let text = serde_json::to_string_pretty(report).unwrap_or_default();
         let _ = write!(

@@ -29,6 +29,9 @@ use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The built-in kind whose changes replace an environment's policy set.
+pub const POLICY_KIND: &str = "policy";
+
 /// Where a change is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -208,7 +208,7 @@ const BUILT_IN: [(&str, &str, &str); 4] = [
     ("model", "Model", "model.deploy"),
     ("prompt", "Prompt", "prompt.deploy"),
     ("pipeline", "Pipeline", "pipeline.deploy"),
-    ("policy", "PolicySet", "policy.apply"),
+    (super::POLICY_KIND, "PolicySet", "policy.apply"),
 ];
 
 fn valid_name(s: &str) -> bool {

@@ -5,7 +5,7 @@ use super::Governor;
 use super::change_input::{MAX_REASON, check_text};
 use crate::approval::ApprovalState;
 use crate::audit::EventKind;
-use crate::change::{Change, ChangeState, gates};
+use crate::change::{Change, ChangeState, POLICY_KIND, gates};
 use crate::error::GovernorError;
 use crate::principal::Principal;
 use crate::store::{Mutation, StoreError, Write};
@@ -78,7 +78,7 @@ impl Governor {
             expected_rev: expected,
         });
         self.commit_change_write(write).await?;
-        if c.kind == "policy" {
+        if c.kind == POLICY_KIND {
             self.refresh_env_policies().await?;
         }
         Ok(c)
@@ -234,7 +234,7 @@ impl Governor {
             write,
             request_id,
         );
-        let installs = c.kind == "policy";
+        let installs = c.kind == POLICY_KIND;
         write.mutations.push(Mutation::UpdateChange {
             change: c,
             expected_rev: expected,

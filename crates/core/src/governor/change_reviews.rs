@@ -8,7 +8,7 @@ use super::env_policies;
 use crate::approval::{Approval, ApprovalState, Requirement, tally};
 use crate::audit::{AuditEvent, EventKind};
 use crate::change::rules::ReviewRule;
-use crate::change::{Change, ChangeState, gates};
+use crate::change::{Change, ChangeState, POLICY_KIND, gates};
 use crate::error::GovernorError;
 use crate::ids;
 use crate::request::ActionRequest;
@@ -18,6 +18,22 @@ use serde_json::{Map, json};
 use std::time::Duration;
 
 impl Governor {
+    /// Marks a change approval executed: the change consumed it.
+    fn consume(
+        &self,
+        a: &mut Approval,
+        change_id: &str,
+        write: &mut Write,
+        request_id: Option<&str>,
+    ) {
+        a.state = ApprovalState::Executed;
+        a.executed_by = Some(change_id.to_owned());
+        a.version += 1;
+        write
+            .events
+            .push(self.approval_event(EventKind::Executed, a, request_id));
+    }
+
     /// The entry that opens a change's review: reviewers are notified from
     /// it (Slack, Teams, webhooks), as from a pending decision.
     pub(super) fn review_requested(&self, a: &Approval, request_id: Option<&str>) -> AuditEvent {
@@ -61,7 +77,7 @@ impl Governor {
                 expected_rev: expected,
             });
         }
-        if c.kind != "policy" {
+        if c.kind != POLICY_KIND {
             return Ok(false);
         }
         let Some(rules) = self.config.changes.gate(&c.kind, &c.environment) else {
@@ -227,11 +243,11 @@ impl Governor {
                         request_id,
                     )?;
                     // Both approvals are spent: the change consumed them.
-                    consume(next, &cid, write, request_id);
+                    self.consume(next, &cid, write, request_id);
                     if let Some(mut o) = other {
                         let v = o.version;
                         if o.state == ApprovalState::Approved {
-                            consume(&mut o, &cid, write, request_id);
+                            self.consume(&mut o, &cid, write, request_id);
                             write.mutations.push(Mutation::UpdateApproval {
                                 approval: o,
                                 expected_version: v,
@@ -308,18 +324,3 @@ fn review_brief(c: &Change) -> String {
 
 /// An approval's reason is shown in chat messages: keep it readable.
 const REVIEW_BRIEF_MAX: usize = 1800;
-
-/// Marks a change approval executed: the change consumed it.
-fn consume(a: &mut Approval, change_id: &str, write: &mut Write, request_id: Option<&str>) {
-    a.state = ApprovalState::Executed;
-    a.executed_by = Some(change_id.to_owned());
-    a.version += 1;
-    let mut ev = AuditEvent::new(EventKind::Executed).with_request_id(request_id);
-    ev.principal = Some(a.request.principal.clone());
-    ev.approval_id = Some(a.id.clone());
-    ev.change_id = Some(change_id.to_owned());
-    ev.action = Some(a.request.action.clone());
-    ev.resource = Some(a.request.resource.clone());
-    ev.environment = Some(a.request.environment.clone());
-    write.events.push(ev);
-}

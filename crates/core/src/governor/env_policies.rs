@@ -6,7 +6,7 @@
 
 use super::{Governor, GovernorConfig, Snapshot};
 use crate::change::{
-    ChangeFilter, ChangeState, GateResult, GateStatus, PolicyBundle, gates::live_in,
+    ChangeFilter, ChangeState, GateResult, GateStatus, POLICY_KIND, PolicyBundle, gates::live_in,
 };
 use crate::error::GovernorError;
 use crate::store::Store;
@@ -228,7 +228,7 @@ pub(super) async fn load(
 ) -> Result<Vec<(String, Arc<PolicySet>, String)>, GovernorError> {
     let deployed = store
         .changes(&ChangeFilter {
-            kind: Some("policy".into()),
+            kind: Some(POLICY_KIND.into()),
             state: Some(ChangeState::Deployed),
             limit: 100_000,
             ..ChangeFilter::default()

@@ -202,12 +202,20 @@ async fn deployed(
     Ok(Json(view(&c, true)))
 }
 
+/// A reason, for rollbacks and cancellations.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-/// A reason, for rollbacks and cancellations.
-struct RollbackBody {
+struct ReasonBody {
     #[serde(default)]
     reason: Option<String>,
+}
+
+/// The optional `{"reason": …}` body; an empty body has none.
+fn reason(headers: &HeaderMap, body: &Bytes) -> Result<Option<String>, ApiError> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    Ok(json::parse::<ReasonBody>(headers, body)?.reason)
 }
 
 async fn rollback(
@@ -217,15 +225,11 @@ async fn rollback(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let b: RollbackBody = if body.is_empty() {
-        RollbackBody::default()
-    } else {
-        json::parse(&headers, &body)?
-    };
+    let reason = reason(&headers, &body)?;
     let rid = request_id::current();
     let c = s
         .governor
-        .rollback_change(&who, &id, b.reason, rid.as_deref())
+        .rollback_change(&who, &id, reason, rid.as_deref())
         .await?;
     tracing::info!(change = %c.id, by = %who.name, "change rolled back");
     Ok(Json(view(&c, true)))
@@ -238,15 +242,11 @@ async fn cancel(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let b: RollbackBody = if body.is_empty() {
-        RollbackBody::default()
-    } else {
-        json::parse(&headers, &body)?
-    };
+    let reason = reason(&headers, &body)?;
     let rid = request_id::current();
     let c = s
         .governor
-        .cancel_change(&who, &id, b.reason, rid.as_deref())
+        .cancel_change(&who, &id, reason, rid.as_deref())
         .await?;
     tracing::info!(change = %c.id, by = %who.name, "change cancelled");
     Ok(Json(view(&c, true)))
