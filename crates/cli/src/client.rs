@@ -63,7 +63,7 @@ impl Client {
             .bearer_auth(&self.token)
             .send()
             .await
-            .with_context(|| format!("cannot reach Countersign at {}", self.base))?;
+            .map_err(|e| unreachable(&self.base, &e))?;
         let status = resp.status();
         let body: Value = resp
             .json()
@@ -79,6 +79,24 @@ impl Client {
             .to_owned();
         Err(ApiFailure { code, message }.into())
     }
+}
+
+/// One sentence for a request that got no answer: where, the root cause
+/// (`Connection refused`, not reqwest's four nested wrappers), and what to
+/// check.
+fn unreachable(base: &str, e: &reqwest::Error) -> anyhow::Error {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let hint = if e.is_connect() {
+        "is `countersign serve` running there? Point at another server with --server URL or COUNTERSIGN_SERVER"
+    } else if e.is_timeout() {
+        "the server did not answer in time"
+    } else {
+        "check the URL (--server or COUNTERSIGN_SERVER)"
+    };
+    anyhow!("cannot reach Countersign at {base}: {cause}; {hint}")
 }
 
 /// Prints JSON prettily.

@@ -17,6 +17,7 @@ mod audit_tiles;
 mod audit_verify;
 mod changes;
 mod cli_policy;
+mod cli_recover;
 mod cli_run;
 mod common;
 mod console;
