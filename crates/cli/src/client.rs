@@ -73,11 +73,38 @@ impl Client {
             return Ok(body);
         }
         let code = body["error"]["code"].as_str().unwrap_or("error").to_owned();
-        let message = body["error"]["message"]
+        let mut message = body["error"]["message"]
             .as_str()
             .unwrap_or("request failed")
             .to_owned();
+        if let Some(known) = self.known_names(&code).await {
+            message.push_str(&format!("; {known}"));
+        }
         Err(ApiFailure { code, message }.into())
+    }
+
+    /// For an unknown action or entity type, the names the server knows
+    /// (best effort: the error stands without them).
+    async fn known_names(&self, code: &str) -> Option<String> {
+        let (key, what) = match code {
+            "unknown_action" => ("actions", "known actions"),
+            "unknown_entity_type" => ("entity_types", "known types"),
+            _ => return None,
+        };
+        let resp = self
+            .http
+            .get(format!("{}/v1/policies", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .ok()?;
+        let v: Value = resp.json().await.ok()?;
+        let names: Vec<&str> = v[key]
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        (!names.is_empty()).then(|| format!("{what}: {}", names.join(", ")))
     }
 }
 
