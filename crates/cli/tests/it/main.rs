@@ -26,3 +26,4 @@ mod console_changes;
 mod http_gateway;
 mod mcp_serve;
 mod notify;
+mod walkthrough;
