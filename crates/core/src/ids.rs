@@ -21,6 +21,34 @@ pub fn new_id(prefix: &str) -> Result<String, GovernorError> {
     Ok(format!("{prefix}_{}", hex::encode(b)))
 }
 
+/// Where the governor gets new ids: random in production,
+/// [`SequentialIds`] where a test wants to know them in advance.
+pub trait IdSource: Send + Sync + std::fmt::Debug + 'static {
+    fn new_id(&self, prefix: &str) -> Result<String, GovernorError>;
+}
+
+/// [`new_id`]: time-ordered, unguessable.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RandomIds;
+
+impl IdSource for RandomIds {
+    fn new_id(&self, prefix: &str) -> Result<String, GovernorError> {
+        new_id(prefix)
+    }
+}
+
+/// `<prefix>_000…001`, `<prefix>_000…002`, … (tests: predictable, still
+/// valid ids that sort in creation order).
+#[derive(Debug, Default)]
+pub struct SequentialIds(std::sync::atomic::AtomicU64);
+
+impl IdSource for SequentialIds {
+    fn new_id(&self, prefix: &str) -> Result<String, GovernorError> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        Ok(format!("{prefix}_{n:032x}"))
+    }
+}
+
 /// True when `s` looks like an id with this prefix (cheap shape check before a lookup).
 pub fn is_id(prefix: &str, s: &str) -> bool {
     s.strip_prefix(prefix)

@@ -12,6 +12,7 @@ pub mod approval;
 pub mod audit;
 pub mod change;
 pub mod error;
+pub mod front;
 pub mod governor;
 pub mod ids;
 pub mod principal;

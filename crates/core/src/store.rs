@@ -136,3 +136,36 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// `None`), so listings and gate checks stay light.
     async fn changes(&self, filter: &ChangeFilter) -> Result<Vec<Change>, StoreError>;
 }
+
+/// The store, for reading only: what the notifier and the console need to
+/// show approvals, changes and decisions. Every write goes through the
+/// governor, with its audit events.
+#[derive(Debug, Clone)]
+pub struct StoreReader(std::sync::Arc<dyn Store>);
+
+impl StoreReader {
+    pub(crate) fn new(store: std::sync::Arc<dyn Store>) -> Self {
+        StoreReader(store)
+    }
+
+    pub async fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
+        self.0.approval(id).await
+    }
+
+    /// Newest first.
+    pub async fn approvals(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>, StoreError> {
+        self.0.approvals(filter).await
+    }
+
+    pub async fn decision(&self, id: &str) -> Result<Option<DecisionRecord>, StoreError> {
+        self.0.decision(id).await
+    }
+
+    pub async fn change(&self, id: &str) -> Result<Option<Change>, StoreError> {
+        self.0.change(id).await
+    }
+
+    pub async fn changes(&self, filter: &ChangeFilter) -> Result<Vec<Change>, StoreError> {
+        self.0.changes(filter).await
+    }
+}

@@ -9,7 +9,6 @@ use crate::change::{Change, ChangeState, POLICY_KIND, gates};
 use crate::error::GovernorError;
 use crate::principal::Principal;
 use crate::store::{Mutation, StoreError, Write};
-use crate::time::Timestamp;
 use crate::verdict::{DecisionRecord, Outcome};
 use serde_json::json;
 
@@ -124,7 +123,7 @@ impl Governor {
                     let mut next = a.clone();
                     next.version += 1;
                     next.state = ApprovalState::Cancelled;
-                    next.decided_at = Some(Timestamp::now());
+                    next.decided_at = Some(self.now());
                     let mut ev = self.approval_event(EventKind::Cancelled, &next, request_id);
                     ev.principal = Some(who.reference());
                     write.events.push(ev);
@@ -224,7 +223,7 @@ impl Governor {
             return Ok(false);
         }
         let expected = c.rev;
-        c.deployed_at = Some(Timestamp::now());
+        c.deployed_at = Some(self.now());
         c.deployed_by = Some(rec.id.clone());
         self.transition(
             &mut c,

@@ -54,7 +54,7 @@ impl Governor {
         write: &mut Write,
         request_id: Option<&str>,
     ) -> Result<bool, GovernorError> {
-        let now = Timestamp::now();
+        let now = self.now();
         c.approved_by = approvers;
         c.approved_at = Some(now);
         self.transition(c, ChangeState::Approved, None, None, write, request_id);
@@ -147,7 +147,7 @@ impl Governor {
             "review change"
         };
         Ok(Approval {
-            id: ids::new_id(ids::APPROVAL)?,
+            id: self.new_id(ids::APPROVAL)?,
             request,
             request_hash: hash,
             reason: Some(review_brief(c)),

@@ -19,7 +19,6 @@ use crate::ids;
 use crate::principal::{Principal, PrincipalRef};
 use crate::request::ResourceRef;
 use crate::store::{Mutation, StoreError, Write};
-use crate::time::Timestamp;
 use crate::verdict::Verdict;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -180,7 +179,7 @@ impl Governor {
 
         // Proposing a change is itself an action policy decides (and the
         // audit log records): `change.submit` on the subject.
-        let id = ids::new_id(ids::CHANGE)?;
+        let id = self.new_id(ids::CHANGE)?;
         self.authorize_submission(
             who,
             &id,
@@ -192,7 +191,7 @@ impl Governor {
             request_id,
         )
         .await?;
-        let now = Timestamp::now();
+        let now = self.now();
         let siblings = self.siblings(&subject).await?;
         let mut change = Change {
             id,
@@ -457,7 +456,7 @@ impl Governor {
         c.state = to;
         c.rev += 1;
         if to.is_final() {
-            c.ended_at = Some(Timestamp::now());
+            c.ended_at = Some(self.now());
         }
         let mut ev = self.change_event(EventKind::ChangeTransition, c, by, request_id);
         ev.verdict = Some(to.as_str().to_owned());

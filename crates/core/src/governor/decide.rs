@@ -7,10 +7,10 @@ use crate::approval::{Approval, ApprovalState, Requirement, tally};
 use crate::audit::{AuditEvent, EventKind};
 use crate::error::GovernorError;
 use crate::ids;
+
 use crate::principal::Principal;
 use crate::request::{ActionRequest, RequestHash, ResourceRef, valid_action};
 use crate::store::{Mutation, StoreError, Write};
-use crate::time::Timestamp;
 use crate::verdict::{Decision, DecisionRecord, ObligationView, PendingApproval, Verdict};
 use countersign_policy::{ApprovalFacts, EntityRef, PolicyDecision, Query};
 use serde_json::{Map, Value};
@@ -274,7 +274,7 @@ impl Governor {
         hash: &RequestHash,
         named: &Option<String>,
     ) -> Result<ApprovalPath, GovernorError> {
-        let now = Timestamp::now();
+        let now = self.now();
         let found = match named {
             Some(id) => {
                 let a = self
@@ -322,8 +322,8 @@ impl Governor {
         allow_ack: AllowAck,
         deploy: Option<&DeployCheck>,
     ) -> Result<Decision, GovernorError> {
-        let now = Timestamp::now();
-        let id = ids::new_id(ids::DECISION)?;
+        let now = self.now();
+        let id = self.new_id(ids::DECISION)?;
         let mut ev = AuditEvent::new(EventKind::Decision).with_request_id(request_id);
         ev.principal = Some(who.reference());
         ev.owner = who.owner.clone();
@@ -399,7 +399,7 @@ impl Governor {
                     Some(a) => a,
                     None => {
                         let a = Approval {
-                            id: ids::new_id(ids::APPROVAL)?,
+                            id: self.new_id(ids::APPROVAL)?,
                             request: request.clone(),
                             request_hash: hash.clone(),
                             reason: reason.map(str::to_owned),

@@ -110,7 +110,7 @@ impl Governor {
             &siblings,
             &digest,
             override_approved,
-            crate::time::Timestamp::now(),
+            self.now(),
         );
         if refusal.is_none() {
             context.insert(

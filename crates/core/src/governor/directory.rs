@@ -78,7 +78,7 @@ impl Governor {
             owner: new.owner,
             email: new.email,
             disabled: false,
-            created_at: Timestamp::now(),
+            created_at: self.now(),
         };
         p.validate()
             .map_err(|e| GovernorError::InvalidRequest(e.to_string()))?;
@@ -162,7 +162,7 @@ impl Governor {
                 "label is longer than {MAX_LABEL} bytes"
             )));
         }
-        if expires_at.is_some_and(|e| e <= Timestamp::now()) {
+        if expires_at.is_some_and(|e| e <= self.now()) {
             return Err(GovernorError::InvalidRequest(
                 "expiry is in the past".into(),
             ));
@@ -220,7 +220,7 @@ impl Governor {
         if rec.revoked_at.is_some() {
             return Ok(rec);
         }
-        rec.revoked_at = Some(Timestamp::now());
+        rec.revoked_at = Some(self.now());
         let mut ev = AuditEvent::new(EventKind::TokenRevoked).with_request_id(request_id);
         ev.principal = by.map(Principal::reference);
         ev.detail = Some(serde_json::json!({ "token_id": rec.id, "for": rec.principal }));

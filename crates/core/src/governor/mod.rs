@@ -13,26 +13,29 @@ mod decide;
 mod deploy;
 mod directory;
 mod env_policies;
+mod events;
 mod outcomes;
 mod votes;
+mod wait;
 
 pub use changes::ChangeInput;
 pub use decide::{AllowAck, DecisionInput};
 pub use directory::NewPrincipal;
 pub use outcomes::{OutcomeReport, OutcomeReporter};
 pub use votes::VoteInput;
+pub use wait::{Awaited, deny_reason};
 
 use crate::audit::{AuditEvent, EventKind};
 use crate::change::ChangeRules;
 use crate::error::GovernorError;
+use crate::ids::{IdSource, RandomIds};
 use crate::principal::Principal;
-use crate::store::{Store, Write};
-use crate::time::Timestamp;
+use crate::store::{Store, StoreReader, Write};
+use crate::time::{Clock, SystemClock, Timestamp};
 use crate::token::{self, TokenRecord};
 use countersign_policy::{Directory, DirectoryEntry, PolicySet};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 use tokio::sync::broadcast;
 
 /// Settings the governor needs (the binary maps its config onto this).
@@ -157,6 +160,10 @@ pub struct Governor {
     /// Serializes directory and policy changes (rare) so snapshots never regress.
     admin_lock: tokio::sync::Mutex<()>,
     updates: broadcast::Sender<ApprovalUpdate>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdSource>,
+    /// Started by the first front driver that reports an outcome.
+    outcomes: std::sync::OnceLock<OutcomeReporter>,
 }
 
 impl Governor {
@@ -180,15 +187,50 @@ impl Governor {
             snapshot: RwLock::new(Arc::new(snap)),
             admin_lock: tokio::sync::Mutex::new(()),
             updates,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+            outcomes: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Reads the time from `clock` instead of the system clock (tests).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Takes new ids from `ids` instead of the random source (tests).
+    #[must_use]
+    pub fn with_ids(mut self, ids: Arc<dyn IdSource>) -> Self {
+        self.ids = ids;
+        self
+    }
+
+    /// The time as the governor sees it.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub(crate) fn new_id(&self, prefix: &str) -> Result<String, GovernorError> {
+        self.ids.new_id(prefix)
     }
 
     pub fn config(&self) -> &GovernorConfig {
         &self.config
     }
 
+    /// The store itself. Fronts must not write through it: their events go
+    /// through [`Governor::record_event`], and reads through
+    /// [`Governor::reader`]. (Kept while the PostgreSQL and MCP fronts move
+    /// to the front driver.)
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// A read-only handle on the store (approvals, changes, decisions).
+    pub fn reader(&self) -> StoreReader {
+        StoreReader::new(Arc::clone(&self.store))
     }
 
     /// The current snapshot (cheap: an `Arc` clone).
@@ -281,7 +323,7 @@ impl Governor {
         if rec.revoked_at.is_some() {
             return Err(AuthFailure::Revoked);
         }
-        if !rec.is_active(Timestamp::now()) {
+        if !rec.is_active(self.clock.now()) {
             return Err(AuthFailure::Expired);
         }
         let p = snap
@@ -310,54 +352,6 @@ impl Governor {
         }));
         self.store.commit(Write::event(ev)).await?;
         Ok(())
-    }
-
-    /// Subscribes to approval changes (for long-polls).
-    pub fn subscribe(&self) -> broadcast::Receiver<ApprovalUpdate> {
-        self.updates.subscribe()
-    }
-
-    fn notify(&self, id: &str, version: u64) {
-        // No receivers is fine: nobody is waiting.
-        let _ = self.updates.send(ApprovalUpdate {
-            id: id.to_owned(),
-            version,
-        });
-    }
-
-    /// Waits until approval `id` has a version other than `seen`, up to `wait`.
-    pub async fn wait_for_change(
-        &self,
-        id: &str,
-        seen: u64,
-        wait: Duration,
-    ) -> Result<Option<crate::Approval>, GovernorError> {
-        let mut rx = self.subscribe();
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let a = self
-                .store
-                .approval(id)
-                .await?
-                .ok_or_else(|| GovernorError::NotFound(format!("approval `{id}`")))?;
-            // An approval that passed its TTL counts as changed even before
-            // the sweeper records it.
-            if a.version != seen || a.effective_state(Timestamp::now()) != a.state {
-                return Ok(Some(a));
-            }
-            let until_expiry = Timestamp::now().until(a.expires_at);
-            let wake = deadline.min(tokio::time::Instant::now() + until_expiry);
-            loop {
-                match tokio::time::timeout_at(wake, rx.recv()).await {
-                    Err(_) if wake == deadline => return Ok(Some(a)),
-                    Err(_) => break,
-                    Ok(Ok(u)) if u.id == id => break,
-                    Ok(Ok(_)) => continue,
-                    Ok(Err(broadcast::error::RecvError::Lagged(_))) => break,
-                    Ok(Err(broadcast::error::RecvError::Closed)) => return Ok(Some(a)),
-                }
-            }
-        }
     }
 }
 

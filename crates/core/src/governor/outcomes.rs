@@ -8,7 +8,7 @@
 use super::Governor;
 use crate::principal::Principal;
 use crate::verdict::Outcome;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -38,8 +38,21 @@ impl OutcomeReporter {
     /// front in log lines (`postgres`, `mcp`, `http gateway`).
     pub fn start(governor: Arc<Governor>, front: &'static str) -> OutcomeReporter {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(governor, rx, front));
+        let weak = Arc::downgrade(&governor);
+        tokio::spawn(run(weak, Some(governor), rx, front));
         OutcomeReporter { tx, front }
+    }
+
+    /// The governor's own reporter ([`Governor::outcomes`]): its task holds
+    /// the governor weakly, and ends when the governor (which holds the
+    /// sender) is dropped.
+    fn start_owned(governor: &Arc<Governor>) -> OutcomeReporter {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(Arc::downgrade(governor), None, rx, "driver"));
+        OutcomeReporter {
+            tx,
+            front: "driver",
+        }
     }
 
     pub fn send(&self, r: OutcomeReport) {
@@ -52,13 +65,28 @@ impl OutcomeReporter {
     }
 }
 
+impl Governor {
+    /// The batching outcome reporter the front driver reports through,
+    /// started on first use (needs a Tokio runtime).
+    pub fn outcomes(self: &Arc<Self>) -> OutcomeReporter {
+        self.outcomes
+            .get_or_init(|| OutcomeReporter::start_owned(self))
+            .clone()
+    }
+}
+
 async fn run(
-    governor: Arc<Governor>,
+    governor: Weak<Governor>,
+    // Keeps the governor alive while this reporter's senders exist.
+    _keep: Option<Arc<Governor>>,
     mut rx: mpsc::UnboundedReceiver<OutcomeReport>,
     front: &'static str,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     while let Some(first) = rx.recv().await {
+        let Some(governor) = governor.upgrade() else {
+            return;
+        };
         batch.push(first);
         let deadline = tokio::time::Instant::now() + LINGER;
         while batch.len() < BATCH {

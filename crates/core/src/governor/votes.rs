@@ -11,7 +11,6 @@ use crate::audit::{AuditEvent, EventKind, VoteRecord};
 use crate::error::GovernorError;
 use crate::principal::Principal;
 use crate::store::{Mutation, StoreError, Write};
-use crate::time::Timestamp;
 use crate::verdict::{Outcome, Verdict};
 use countersign_policy::{ApprovalFacts, PolicyDecision};
 
@@ -57,7 +56,7 @@ impl Governor {
         }
         for _ in 0..CAS_ATTEMPTS {
             let a = self.load(approval_id).await?;
-            let now = Timestamp::now();
+            let now = self.now();
             if let Err(refusal) =
                 check_vote(&a, voter, input.decision, input.reason.as_deref(), now)
             {
@@ -160,7 +159,7 @@ impl Governor {
     ) -> Result<Approval, GovernorError> {
         for _ in 0..CAS_ATTEMPTS {
             let a = self.load(approval_id).await?;
-            let now = Timestamp::now();
+            let now = self.now();
             if let Err(refusal) = check_cancel(&a, who, now) {
                 if refusal == VoteRefusal::Expired {
                     self.expire(&a, request_id).await?;
@@ -202,7 +201,7 @@ impl Governor {
         let mut next = a.clone();
         next.version += 1;
         next.state = ApprovalState::Expired;
-        next.decided_at = Some(Timestamp::now());
+        next.decided_at = Some(self.now());
         let ev = self.approval_event(EventKind::Expired, &next, request_id);
         let mut write = Write::new(
             Mutation::UpdateApproval {
@@ -239,7 +238,7 @@ impl Governor {
     pub async fn expire_due(&self) -> Result<usize, GovernorError> {
         let mut n = 0;
         loop {
-            let due = self.store.due_approvals(Timestamp::now(), 100).await?;
+            let due = self.store.due_approvals(self.now(), 100).await?;
             if due.is_empty() {
                 return Ok(n);
             }

@@ -1,13 +1,6 @@
 //! If the store cannot record a decision, nothing is allowed. A store that
 //! fails on write is the one place a stand-in is used: a real disk failure
 //! cannot be produced on demand in a test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "a failed step should fail the test loudly"
-)]
-
 use async_trait::async_trait;
 use countersign_core::approval::Approval;
 use countersign_core::change::{Change, ChangeFilter};
