@@ -147,12 +147,10 @@ pub fn matches(pattern: &str, line: &str) -> bool {
 /// The first pattern of `expect` not found, in order, in `output`.
 pub fn first_missing<'a>(expect: &'a [String], output: &str) -> Option<&'a str> {
     let mut lines = output.lines();
-    for pattern in expect {
-        if !lines.by_ref().any(|l| matches(pattern, l)) {
-            return Some(pattern);
-        }
-    }
-    None
+    expect
+        .iter()
+        .find(|pattern| !lines.by_ref().any(|l| matches(pattern, l)))
+        .map(String::as_str)
 }
 
 #[test]
