@@ -1,38 +1,16 @@
 #!/usr/bin/env bash
-# Installs what building and testing Countersign needs on Debian 12, as root
-# (or with sudo): libclang for pg_query's bindgen, PostgreSQL and psql for
-# the PostgreSQL proxy's tests, Chromium and chromedriver for the console's
-# browser test. Idempotent; fast when all is present.
+# Installs what building and serving Countersign needs on Debian 12, as root
+# (or with sudo): libclang for pg_query's bindgen (the SQL parser is built
+# into the binary), and curl, which the README's walkthrough uses.
+# Idempotent; fast when all is present. What only the tests need (a
+# PostgreSQL server, Chromium, Python packages) is in scripts/setup-tests.sh.
 set -euo pipefail
 need=()
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev clang)
-command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
-ls /etc/postgresql >/dev/null 2>&1 || need+=(postgresql)
-# The HTTP gateway's tests drive it with curl.
 command -v curl >/dev/null 2>&1 || need+=(curl)
-# The web console's browser test drives Debian's Chromium through chromedriver.
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
-command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   echo "installing: ${need[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-# Python packages the tests drive the gateway with, in a venv of the
-# project's own (never a system-wide pip install): the official MCP SDK (the
-# MCP gateway's client) and `standardwebhooks` (verifies our webhook
-# signatures in the notification tests).
-here="$(cd "$(dirname "$0")/.." && pwd)"
-py="$here/target/py"
-if ! "$py/bin/python" -c "import mcp, standardwebhooks" >/dev/null 2>&1; then
-  if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
-    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
-  fi
-  echo "installing the Python MCP SDK and standardwebhooks into $py"
-  python3 -m venv "$py"
-  "$py/bin/pip" install -q "mcp==1.30.0" "standardwebhooks==1.1.0"
 fi

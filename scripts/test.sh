@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh
+scripts/setup.sh        # what the build needs
+scripts/setup-tests.sh  # what only the tests need (PostgreSQL, Chromium, Python)
 # The PostgreSQL proxy's tests run against the machine's PostgreSQL
 # (127.0.0.1:5432, trust auth, database `test`); start it if it is down.
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then

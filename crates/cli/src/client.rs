@@ -63,7 +63,7 @@ impl Client {
             .bearer_auth(&self.token)
             .send()
             .await
-            .with_context(|| format!("cannot reach Countersign at {}", self.base))?;
+            .map_err(|e| unreachable(&self.base, &e))?;
         let status = resp.status();
         let body: Value = resp
             .json()
@@ -73,12 +73,57 @@ impl Client {
             return Ok(body);
         }
         let code = body["error"]["code"].as_str().unwrap_or("error").to_owned();
-        let message = body["error"]["message"]
+        let mut message = body["error"]["message"]
             .as_str()
             .unwrap_or("request failed")
             .to_owned();
+        if let Some(known) = self.known_names(&code).await {
+            message.push_str(&format!("; {known}"));
+        }
         Err(ApiFailure { code, message }.into())
     }
+
+    /// For an unknown action or entity type, the names the server knows
+    /// (best effort: the error stands without them).
+    async fn known_names(&self, code: &str) -> Option<String> {
+        let (key, what) = match code {
+            "unknown_action" => ("actions", "known actions"),
+            "unknown_entity_type" => ("entity_types", "known types"),
+            _ => return None,
+        };
+        let resp = self
+            .http
+            .get(format!("{}/v1/policies", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .ok()?;
+        let v: Value = resp.json().await.ok()?;
+        let names: Vec<&str> = v[key]
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        (!names.is_empty()).then(|| format!("{what}: {}", names.join(", ")))
+    }
+}
+
+/// One sentence for a request that got no answer: where, the root cause
+/// (`Connection refused`, not reqwest's four nested wrappers), and what to
+/// check.
+fn unreachable(base: &str, e: &reqwest::Error) -> anyhow::Error {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let hint = if e.is_connect() {
+        "is `countersign serve` running there? Point at another server with --server URL or COUNTERSIGN_SERVER"
+    } else if e.is_timeout() {
+        "the server did not answer in time"
+    } else {
+        "check the URL (--server or COUNTERSIGN_SERVER)"
+    };
+    anyhow!("cannot reach Countersign at {base}: {cause}; {hint}")
 }
 
 /// Prints JSON prettily.

@@ -109,6 +109,13 @@ impl Config {
     /// Reads `file` (its directory is the data directory), applies
     /// environment overrides, then `listen_flag`.
     pub fn load(file: &Path, listen_flag: Option<&str>) -> Result<Config> {
+        if !file.exists() && file.file_name().is_some_and(|n| n == CONFIG_FILE) {
+            let dir = file.parent().unwrap_or(Path::new("."));
+            bail!(
+                "no Countersign data directory at `{}` (it has no {CONFIG_FILE}): pass --data-dir DIR or set COUNTERSIGN_DATA_DIR, or run this where `countersign-data` is",
+                dir.display()
+            );
+        }
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read config `{}`", file.display()))?;
         let fc: FileConfig = toml::from_str(&text)

@@ -4,9 +4,11 @@
 //! (`x-request-id`) that appears in logs and audit entries.
 
 mod auth;
+pub mod change_view;
 mod error;
 mod json;
 mod openapi;
+pub mod policy_sets;
 mod request_id;
 mod routes;
 mod tasks;

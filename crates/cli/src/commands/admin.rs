@@ -1,12 +1,13 @@
 //! `countersign principals …` and `countersign tokens …` (administrators).
 
-use crate::cli::{PrincipalsCmd, TokensCmd};
+use crate::cli::{PrincipalsCmd, Remote, TokensCmd};
 use crate::client::{Client, print_json, s};
 use anyhow::Result;
 use serde_json::json;
 use std::process::ExitCode;
 
-pub async fn principals(cmd: PrincipalsCmd) -> Result<ExitCode> {
+pub async fn principals(cmd: PrincipalsCmd, remote: &Remote) -> Result<ExitCode> {
+    let c = Client::new(remote)?;
     match cmd {
         PrincipalsCmd::Add {
             name,
@@ -14,9 +15,7 @@ pub async fn principals(cmd: PrincipalsCmd) -> Result<ExitCode> {
             groups,
             owner,
             email,
-            remote,
         } => {
-            let c = Client::new(&remote)?;
             let p = c
                 .post(
                     "/v1/principals",
@@ -29,8 +28,7 @@ pub async fn principals(cmd: PrincipalsCmd) -> Result<ExitCode> {
                 println!("added {} {}", s(&p, "kind"), s(&p, "name"));
             }
         }
-        PrincipalsCmd::List { remote } => {
-            let c = Client::new(&remote)?;
+        PrincipalsCmd::List => {
             let v = c.get("/v1/principals").await?;
             if remote.json {
                 print_json(&v)?;
@@ -61,8 +59,7 @@ pub async fn principals(cmd: PrincipalsCmd) -> Result<ExitCode> {
                 }
             }
         }
-        PrincipalsCmd::Disable { name, remote } => {
-            let c = Client::new(&remote)?;
+        PrincipalsCmd::Disable { name } => {
             let p = c
                 .post(
                     &format!("/v1/principals/{}/disable", urlencode(&name)),
@@ -79,15 +76,14 @@ pub async fn principals(cmd: PrincipalsCmd) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn tokens(cmd: TokensCmd) -> Result<ExitCode> {
+pub async fn tokens(cmd: TokensCmd, remote: &Remote) -> Result<ExitCode> {
+    let c = Client::new(remote)?;
     match cmd {
         TokensCmd::Create {
             principal,
             label,
             expires_in,
-            remote,
         } => {
-            let c = Client::new(&remote)?;
             let t = c
                 .post(
                     "/v1/tokens",
@@ -109,8 +105,7 @@ pub async fn tokens(cmd: TokensCmd) -> Result<ExitCode> {
                 println!("{}", s(&t, "token"));
             }
         }
-        TokensCmd::List { remote } => {
-            let c = Client::new(&remote)?;
+        TokensCmd::List => {
             let v = c.get("/v1/tokens").await?;
             if remote.json {
                 print_json(&v)?;
@@ -138,8 +133,7 @@ pub async fn tokens(cmd: TokensCmd) -> Result<ExitCode> {
                 }
             }
         }
-        TokensCmd::Revoke { id, remote } => {
-            let c = Client::new(&remote)?;
+        TokensCmd::Revoke { id } => {
             let t = c
                 .post(&format!("/v1/tokens/{}/revoke", urlencode(&id)), &json!({}))
                 .await?;

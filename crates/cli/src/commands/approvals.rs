@@ -1,16 +1,17 @@
 //! `countersign approvals list|show|approve|deny|cancel`.
 
 use super::admin::urlencode;
-use crate::cli::ApprovalsCmd;
+use crate::cli::{ApprovalsCmd, Remote};
 use crate::client::{Client, print_json, s};
+use crate::human;
 use anyhow::Result;
 use serde_json::{Value, json};
 use std::process::ExitCode;
 
-pub async fn run(cmd: ApprovalsCmd) -> Result<ExitCode> {
+pub async fn run(cmd: ApprovalsCmd, remote: &Remote) -> Result<ExitCode> {
     match cmd {
-        ApprovalsCmd::List { status, remote } => {
-            let c = Client::new(&remote)?;
+        ApprovalsCmd::List { status } => {
+            let c = Client::new(remote)?;
             let v = c
                 .get(&format!("/v1/approvals?status={}", urlencode(&status)))
                 .await?;
@@ -25,8 +26,8 @@ pub async fn run(cmd: ApprovalsCmd) -> Result<ExitCode> {
                 println!("{}", one_line(a));
             }
         }
-        ApprovalsCmd::Show { id, remote } => {
-            let c = Client::new(&remote)?;
+        ApprovalsCmd::Show { id } => {
+            let c = Client::new(remote)?;
             let a = c.get(&format!("/v1/approvals/{}", urlencode(&id))).await?;
             if remote.json {
                 print_json(&a)?;
@@ -34,14 +35,14 @@ pub async fn run(cmd: ApprovalsCmd) -> Result<ExitCode> {
                 print_detail(&a);
             }
         }
-        ApprovalsCmd::Approve { id, reason, remote } => {
-            return vote(&id, "approve", reason, &remote).await;
+        ApprovalsCmd::Approve { id, reason } => {
+            return vote(&id, "approve", reason, remote).await;
         }
-        ApprovalsCmd::Deny { id, reason, remote } => {
-            return vote(&id, "deny", reason, &remote).await;
+        ApprovalsCmd::Deny { id, reason } => {
+            return vote(&id, "deny", reason, remote).await;
         }
-        ApprovalsCmd::Cancel { id, remote } => {
-            let c = Client::new(&remote)?;
+        ApprovalsCmd::Cancel { id } => {
+            let c = Client::new(remote)?;
             let a = c
                 .post(
                     &format!("/v1/approvals/{}/cancel", urlencode(&id)),
@@ -62,7 +63,7 @@ async fn vote(
     id: &str,
     decision: &str,
     reason: Option<String>,
-    remote: &crate::cli::Remote,
+    remote: &Remote,
 ) -> Result<ExitCode> {
     let c = Client::new(remote)?;
     let a = c
@@ -74,15 +75,31 @@ async fn vote(
     if remote.json {
         print_json(&a)?;
     } else {
-        println!(
-            "voted {decision} on {}: now {} ({}/{} approvals)",
-            s(&a, "id"),
-            s(&a, "state"),
-            a["approvals"],
-            a["requirement"]["quorum"]
-        );
+        println!("{}", vote_result(decision, &a));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a vote did, in words. A change's review is used up the moment it
+/// is approved (the change becomes `approved`), so its approval reads
+/// `executed`; say what that means for the change instead.
+fn vote_result(decision: &str, a: &Value) -> String {
+    let tally = format!(
+        "{}/{} approvals",
+        a["approvals"], a["requirement"]["quorum"]
+    );
+    let state = s(a, "state");
+    match a["change_id"].as_str() {
+        Some(change) if state == "executed" || state == "approved" => format!(
+            "voted {decision} on {}: review complete ({tally}); change {change} is approved, not yet deployed (`countersign change status {change}`)",
+            s(a, "id")
+        ),
+        Some(change) if state == "denied" => format!(
+            "voted {decision} on {}: change {change} is rejected",
+            s(a, "id")
+        ),
+        _ => format!("voted {decision} on {}: now {state} ({tally})", s(a, "id")),
+    }
 }
 
 fn who(a: &Value) -> String {
@@ -97,7 +114,7 @@ fn who(a: &Value) -> String {
 fn one_line(a: &Value) -> String {
     let r = &a["request"];
     format!(
-        "{}  {:<9} {} {}::{:?} in {}  by {}  {}/{} votes, {}s left",
+        "{}  {:<9} {} {}::{:?} in {}  by {}  {}/{} votes{}",
         s(a, "id"),
         s(a, "state"),
         s(r, "action"),
@@ -107,7 +124,9 @@ fn one_line(a: &Value) -> String {
         who(a),
         a["approvals"],
         a["requirement"]["quorum"],
-        a["expires_in_secs"],
+        human::approval_time_left(a)
+            .map(|l| format!(", {l}"))
+            .unwrap_or_default(),
     )
 }
 
@@ -124,7 +143,11 @@ fn print_detail(a: &Value) {
         s(r, "environment")
     );
     if let Some(reason) = a["reason"].as_str() {
-        println!("reason       {reason}");
+        // A change review's reason is its gate report, several lines long.
+        println!("reason       {}", reason.replace('\n', "\n             "));
+    }
+    if let Some(change) = a["change_id"].as_str() {
+        println!("change       {change} (`countersign change show {change}`)");
     }
     if r["context"].as_object().is_some_and(|m| !m.is_empty()) {
         println!(
@@ -154,11 +177,13 @@ fn print_detail(a: &Value) {
     if let Some(m) = req["message"].as_str() {
         println!("message      {m}");
     }
-    println!(
-        "expires      {} ({}s left)",
-        s(a, "expires_at"),
-        a["expires_in_secs"]
-    );
+    match human::approval_time_left(a) {
+        Some(left) => println!("expires      {} ({left})", s(a, "expires_at")),
+        None => println!("decided      {}", s(a, "decided_at")),
+    }
+    if s(a, "state") == "pending" {
+        println!("approve with {}", human::approve_command(a));
+    }
     for v in a["votes"].as_array().into_iter().flatten() {
         println!(
             "vote         {} {} via {} at {}{}",

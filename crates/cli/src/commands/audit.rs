@@ -11,7 +11,7 @@ mod entries;
 mod receipt;
 mod verify;
 
-use crate::cli::AuditCmd;
+use crate::cli::{AuditCmd, Remote};
 use crate::config::{CONFIG_FILE, Config};
 use anyhow::{Context as _, Result, anyhow};
 use base64::Engine as _;
@@ -23,14 +23,13 @@ use std::process::ExitCode;
 /// Verifier keys trusted without a flag (comma- or space-separated).
 pub const VERIFIER_KEY_ENV: &str = "COUNTERSIGN_VERIFIER_KEY";
 
-pub async fn run(cmd: AuditCmd) -> Result<ExitCode> {
+pub async fn run(cmd: AuditCmd, remote: Remote) -> Result<ExitCode> {
     match cmd {
         AuditCmd::Verify {
             data_dir,
             online,
             since,
             keys,
-            remote,
         } => {
             let args = verify::Args {
                 data_dir,
@@ -49,7 +48,6 @@ pub async fn run(cmd: AuditCmd) -> Result<ExitCode> {
             keys,
             file,
             save,
-            remote,
         } => {
             receipt::run(receipt::Args {
                 seq,
@@ -60,11 +58,7 @@ pub async fn run(cmd: AuditCmd) -> Result<ExitCode> {
             })
             .await
         }
-        AuditCmd::Tail {
-            lines,
-            follow,
-            remote,
-        } => entries::tail(lines, follow, &remote).await,
+        AuditCmd::Tail { lines, follow } => entries::tail(lines, follow, &remote).await,
         AuditCmd::Export {
             format: _,
             principal,
@@ -73,7 +67,6 @@ pub async fn run(cmd: AuditCmd) -> Result<ExitCode> {
             verdict,
             since,
             until,
-            remote,
         } => {
             let filter = entries::Filter {
                 principal,

@@ -17,19 +17,18 @@ use std::time::{Duration, Instant};
 /// Largest metrics file read (evidence is a summary, not a dataset).
 const MAX_METRICS_FILE: u64 = 1024 * 1024;
 
-pub async fn run(cmd: ChangeCmd) -> Result<ExitCode> {
+pub async fn run(cmd: ChangeCmd, remote: &Remote) -> Result<ExitCode> {
     match cmd {
-        ChangeCmd::Submit(a) => submit(a).await,
-        ChangeCmd::Status { id, wait, remote } => status(&id, wait.as_deref(), &remote).await,
+        ChangeCmd::Submit(a) => submit(a, remote).await,
+        ChangeCmd::Status { id, wait } => status(&id, wait.as_deref(), remote).await,
         ChangeCmd::List {
             kind,
             subject,
             environment,
             state,
             limit,
-            remote,
         } => {
-            let client = Client::new(&remote)?;
+            let client = Client::new(remote)?;
             let mut q = vec![format!("limit={limit}")];
             for (k, v) in [
                 ("kind", kind),
@@ -65,8 +64,8 @@ pub async fn run(cmd: ChangeCmd) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        ChangeCmd::Show { id, remote } => {
-            let client = Client::new(&remote)?;
+        ChangeCmd::Show { id } => {
+            let client = Client::new(remote)?;
             let v = client
                 .get(&format!("/v1/changes/{}", urlencode(&id)))
                 .await?;
@@ -77,14 +76,12 @@ pub async fn run(cmd: ChangeCmd) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        ChangeCmd::Deployed { id, remote } => {
-            post_to_change(&id, "deployed", json!({}), &remote).await
+        ChangeCmd::Deployed { id } => post_to_change(&id, "deployed", json!({}), remote).await,
+        ChangeCmd::Rollback { id, reason } => {
+            post_to_change(&id, "rollback", json!({ "reason": reason }), remote).await
         }
-        ChangeCmd::Rollback { id, reason, remote } => {
-            post_to_change(&id, "rollback", json!({ "reason": reason }), &remote).await
-        }
-        ChangeCmd::Cancel { id, reason, remote } => {
-            post_to_change(&id, "cancel", json!({ "reason": reason }), &remote).await
+        ChangeCmd::Cancel { id, reason } => {
+            post_to_change(&id, "cancel", json!({ "reason": reason }), remote).await
         }
     }
 }
@@ -104,7 +101,7 @@ async fn post_to_change(id: &str, verb: &str, body: Value, remote: &Remote) -> R
     Ok(ExitCode::SUCCESS)
 }
 
-async fn submit(a: ChangeSubmitArgs) -> Result<ExitCode> {
+async fn submit(a: ChangeSubmitArgs, remote: &Remote) -> Result<ExitCode> {
     let digest = match (&a.artifact, &a.artifact_sha256) {
         (Some(path), _) => Some(sha256_file(path)?),
         (None, d) => d.clone(),
@@ -124,9 +121,9 @@ async fn submit(a: ChangeSubmitArgs) -> Result<ExitCode> {
         "links": a.links,
         "emergency": a.emergency,
     });
-    let client = Client::new(&a.remote)?;
+    let client = Client::new(remote)?;
     let v = client.post("/v1/changes", &body).await?;
-    report_submitted(&v, a.remote.json)
+    report_submitted(&v, remote.json)
 }
 
 /// Prints a submitted change's report; exit 1 when its checks failed.
@@ -137,7 +134,7 @@ pub fn report_submitted(v: &Value, as_json: bool) -> Result<ExitCode> {
         print_change(v, false);
         if s(v, "state") == "awaiting_review" {
             println!(
-                "reviewers: `countersign approvals approve {}`; follow with `countersign change status {} --wait 30m`",
+                "reviewers: `countersign approvals approve {} --reason \"…\"`; follow with `countersign change status {} --wait 30m`",
                 s(v, "review_approval"),
                 s(v, "id")
             );
@@ -183,8 +180,8 @@ async fn status(id: &str, wait: Option<&str>, remote: &Remote) -> Result<ExitCod
     }))
 }
 
-pub async fn inventory(environment: Option<String>, remote: Remote) -> Result<ExitCode> {
-    let client = Client::new(&remote)?;
+pub async fn inventory(environment: Option<String>, remote: &Remote) -> Result<ExitCode> {
+    let client = Client::new(remote)?;
     let path = match &environment {
         Some(e) => format!("/v1/inventory?environment={}", urlencode(e)),
         None => "/v1/inventory".to_owned(),
@@ -226,7 +223,9 @@ pub async fn inventory(environment: Option<String>, remote: Remote) -> Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-/// Human summary of a change, with every gate: expected, measured, status.
+/// Human summary of a change, with every gate as it stands now (the API's
+/// `current_gates`: one row per gate, reviews resolved), the failing test
+/// cases of a policy change, and with `full` its evidence and report.
 pub fn print_change(v: &Value, full: bool) {
     println!(
         "change {}: {} {} {} → {}: {}",
@@ -251,7 +250,12 @@ pub fn print_change(v: &Value, full: bool) {
             println!("  {}: {x}", key.replace('_', " "));
         }
     }
-    for g in v["gates"].as_array().into_iter().flatten() {
+    let gates = if v["current_gates"].is_array() {
+        &v["current_gates"]
+    } else {
+        &v["gates"]
+    };
+    for g in gates.as_array().into_iter().flatten() {
         let mark = match s(g, "status") {
             "pass" => "pass",
             "fail" => "FAIL",
@@ -266,26 +270,58 @@ pub fn print_change(v: &Value, full: bool) {
             g["measured"].as_str().unwrap_or("-"),
         );
     }
+    // A policy change's failing cases: the reason its tests gate failed.
+    for f in v["report"]["tests"]["failures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        println!("  {}", f.replace('\n', "\n  "));
+    }
     if full {
-        if let Some(m) = v["evidence"]["metrics"]
-            .as_object()
-            .filter(|m| !m.is_empty())
-        {
-            let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            println!("  metrics: {}", parts.join(" "));
+        print_evidence_and_report(v);
+    }
+}
+
+fn print_evidence_and_report(v: &Value) {
+    if let Some(m) = v["evidence"]["metrics"]
+        .as_object()
+        .filter(|m| !m.is_empty())
+    {
+        let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!("  metrics: {}", parts.join(" "));
+    }
+    for l in v["evidence"]["links"].as_array().into_iter().flatten() {
+        println!("  link: {}", l.as_str().unwrap_or(""));
+    }
+    if let Some(d) = v["description"].as_str() {
+        println!("  description: {d}");
+    }
+    let diff = &v["report"]["diff"];
+    if diff.is_object() {
+        println!("  policy set {} → {}", s(diff, "live"), s(diff, "proposed"));
+        for (what, key) in [
+            ("added", "added"),
+            ("removed", "removed"),
+            ("changed", "changed"),
+        ] {
+            let ids: Vec<&str> = diff[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.as_str().or_else(|| p["id"].as_str()))
+                .collect();
+            if !ids.is_empty() {
+                println!("  policies {what}: {}", ids.join(", "));
+            }
         }
-        for l in v["evidence"]["links"].as_array().into_iter().flatten() {
-            println!("  link: {}", l.as_str().unwrap_or(""));
+        if diff["schema_changed"] == true {
+            println!("  the schema changes");
         }
-        if let Some(d) = v["description"].as_str() {
-            println!("  description: {d}");
-        }
-        if !v["report"].is_null() {
-            println!(
-                "  report: {}",
-                serde_json::to_string_pretty(&v["report"]).unwrap_or_default()
-            );
-        }
+    }
+    for p in v["report"]["permissions"].as_array().into_iter().flatten() {
+        println!("  permission: {}", super::policy::permission_change_text(p));
     }
 }
 

@@ -1,18 +1,17 @@
 //! `countersign notifications list [--failed]`: the notification outbox.
 
 use super::admin::urlencode;
-use crate::cli::NotificationsCmd;
+use crate::cli::{NotificationsCmd, Remote};
 use crate::client::{Client, print_json, s};
 use anyhow::{Result, bail};
 use serde_json::Value;
 use std::process::ExitCode;
 
-pub async fn run(cmd: NotificationsCmd) -> Result<ExitCode> {
+pub async fn run(cmd: NotificationsCmd, remote: &Remote) -> Result<ExitCode> {
     let NotificationsCmd::List {
         failed,
         state,
         limit,
-        remote,
     } = cmd;
     let state = if failed {
         Some("failed".to_owned())
@@ -26,7 +25,7 @@ pub async fn run(cmd: NotificationsCmd) -> Result<ExitCode> {
         }
         path.push_str(&format!("&state={}", urlencode(st)));
     }
-    let c = Client::new(&remote)?;
+    let c = Client::new(remote)?;
     let v = c.get(&path).await?;
     if remote.json {
         return print_json(&v).map(|_| ExitCode::SUCCESS);

@@ -26,19 +26,30 @@ fn policy_dir(dir: Option<PathBuf>, data_dir: Option<PathBuf>) -> Result<PathBuf
     }
 }
 
-pub async fn run(cmd: PolicyCmd) -> Result<ExitCode> {
+/// The cases file's own directory, when it is a policy directory: cases
+/// are written for the policies beside them (`policies-next/cases.toml`
+/// tests `policies-next`, not the set in force).
+fn beside(cases: &Path) -> Option<PathBuf> {
+    let parent = match cases.parent() {
+        Some(p) if p.as_os_str().is_empty() => Path::new("."),
+        Some(p) => p,
+        None => return None,
+    };
+    parent
+        .join(config::SCHEMA_FILE)
+        .exists()
+        .then(|| parent.to_path_buf())
+}
+
+pub async fn run(cmd: PolicyCmd, remote: &Remote) -> Result<ExitCode> {
     match cmd {
         PolicyCmd::Propose {
             dir,
             environment,
             version,
             description,
-            remote,
-        } => propose(&dir, environment, version, description, &remote).await,
-        PolicyCmd::Diff {
-            environments,
-            remote,
-        } => diff(&environments, &remote).await,
+        } => propose(&dir, environment, version, description, remote).await,
+        PolicyCmd::Diff { environments } => diff(&environments, remote).await,
         PolicyCmd::Validate { dir, data_dir } => {
             let dir = policy_dir(dir, data_dir)?;
             match config::load_policies(&dir) {
@@ -62,7 +73,8 @@ pub async fn run(cmd: PolicyCmd) -> Result<ExitCode> {
             dir,
             data_dir,
         } => {
-            let dir = policy_dir(dir, data_dir)?;
+            let dir = policy_dir(dir.or_else(|| beside(&cases)), data_dir)?;
+            println!("testing the policies in {}", dir.display());
             let set = match config::load_policies(&dir) {
                 Ok(s) => s,
                 Err(e) => {
@@ -132,14 +144,7 @@ async fn propose(
     };
     let version = match version {
         Some(v) => v,
-        None => {
-            let mut h = Sha256::new();
-            h.update(schema.as_bytes());
-            for f in &files {
-                h.update(f.to_string().as_bytes());
-            }
-            hex::encode(h.finalize())[..12].to_owned()
-        }
+        None => default_version(dir, &schema, &files),
     };
     let body = json!({
         "kind": "policy",
@@ -151,6 +156,25 @@ async fn propose(
     let client = Client::new(remote)?;
     let v = client.post("/v1/changes", &body).await?;
     super::change::report_submitted(&v, remote.json)
+}
+
+/// The first 12 hex digits of the set's hash, as `policy validate --dir`
+/// prints it. A set that does not load still goes to the server, whose
+/// `policy.compile` gate reports why (that report is the evidence); its
+/// label is then the start of a hash of its files.
+fn default_version(dir: &Path, schema: &str, files: &[Value]) -> String {
+    let hex = match config::load_policies(dir) {
+        Ok(set) => set.hash().trim_start_matches("sha256:").to_owned(),
+        Err(_) => {
+            let mut h = Sha256::new();
+            h.update(schema.as_bytes());
+            for f in files {
+                h.update(f.to_string().as_bytes());
+            }
+            hex::encode(h.finalize())
+        }
+    };
+    hex.get(..12).unwrap_or(&hex).to_owned()
 }
 
 /// Effective permissions that differ between two environments.
@@ -185,19 +209,24 @@ async fn diff(environments: &[String], remote: &Remote) -> Result<ExitCode> {
         rows.len()
     );
     for r in &rows {
-        let who = match r["group"].as_str() {
-            Some(g) => format!("{} in {g}", s(r, "principal_kind")),
-            None => format!("{} in no group", s(r, "principal_kind")),
-        };
-        println!(
-            "  {who:<28} {:<16} {:<10} {} → {}",
-            s(r, "action"),
-            s(r, "resource_type"),
-            access_text(&r["left"]),
-            access_text(&r["right"]),
-        );
+        println!("  {}", permission_change_text(r));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One changed permission: who, action, resource type, before → after.
+pub fn permission_change_text(r: &Value) -> String {
+    let who = match r["group"].as_str() {
+        Some(g) => format!("{} in {g}", s(r, "principal_kind")),
+        None => format!("{} in no group", s(r, "principal_kind")),
+    };
+    format!(
+        "{who:<28} {:<16} {:<10} {} → {}",
+        s(r, "action"),
+        s(r, "resource_type"),
+        access_text(&r["left"]),
+        access_text(&r["right"]),
+    )
 }
 
 fn access_text(v: &Value) -> String {

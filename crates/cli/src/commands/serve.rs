@@ -39,7 +39,10 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
         .config
         .clone()
         .unwrap_or_else(|| data_dir.join(CONFIG_FILE));
-    if args.config.is_none() && !cfg_path.exists() {
+    if args.config.is_none()
+        && !cfg_path.exists()
+        && super::first_start::may_initialize(&args, &data_dir)?
+    {
         let token = init::initialize(&data_dir, "admin").await?;
         let cfg = Config::load(&cfg_path, args.listen.as_deref())?;
         println!(
@@ -53,6 +56,8 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
 }
 
 async fn serve(cfg: Config) -> Result<ExitCode> {
+    // One server per data directory; `admin recover` waits for it to stop.
+    let _lock = crate::data_lock::acquire(&cfg.data_dir)?;
     let policy_dir = cfg.policy_dir.clone();
     let policies = config::load_policies(&policy_dir)
         .map_err(|e| anyhow::anyhow!("policies in `{}` are invalid:\n{e}", policy_dir.display()))?;
@@ -142,7 +147,9 @@ async fn serve(cfg: Config) -> Result<ExitCode> {
     tracing::info!(
         listen = %cfg.listen,
         data_dir = %cfg.data_dir.display(),
-        policy_hash = %governor.policy_hash(),
+        policies = %countersign_server::policy_sets::summary(
+            &countersign_server::policy_sets::in_force(&governor)
+        ),
         "countersign serving"
     );
     // The web console shares the API's state and port (`/ui/...`).

@@ -1,9 +1,11 @@
 //! The web console in a real browser: Debian's Chromium driven over the W3C
-//! WebDriver protocol by chromedriver, against the served binary. Sign in;
-//! a pending action appears in the inbox without a reload; approve from the
-//! approval page; a refused self-approval is shown; the audit explorer shows
-//! verified receipts; the changes page shows the inventory and a failed
-//! gate. Screenshots go to `target/artifacts/`.
+//! WebDriver protocol by chromedriver, against the served binary, at a
+//! laptop's 1280 × 800. Sign in; a pending action appears in the inbox
+//! without a reload; approve from the approval page; someone who may not
+//! vote sees why and no buttons; the audit explorer shows verified receipts;
+//! the changes page shows the inventory and a failed gate; a change's review
+//! shows the change and its gate report. On every page no table is wider
+//! than its card or the window. Screenshots go to `target/artifacts/`.
 //!
 //! The WebDriver calls used here are a handful of plain HTTP requests, so
 //! they are made with the reqwest client the tests already have rather than
@@ -11,7 +13,7 @@
 
 use crate::common::{Server, free_port};
 use crate::console::pending_ddl;
-use crate::console_changes::deployed_and_failed;
+use crate::console_changes::{deployed_and_failed, submit};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -81,7 +83,7 @@ impl Browser {
             "--disable-component-update",
             "--disable-sync",
             "--disable-dev-shm-usage",
-            "--window-size=1280,1000",
+            "--window-size=1280,800",
         ]
         .iter()
         .map(|s| (*s).to_owned())
@@ -201,18 +203,75 @@ impl Browser {
         .unwrap()
     }
 
+    /// Tables wider than their container (scrolled sideways inside their
+    /// card, a column out of sight) or than the window: `selector (widths)`.
+    async fn overflowing_tables(&self) -> Vec<String> {
+        let found = self
+            .run(
+                "const out = [];\
+                 const vw = document.documentElement.clientWidth;\
+                 for (const t of document.querySelectorAll('table')) {\
+                   const box = t.parentElement.clientWidth;\
+                   const right = t.getBoundingClientRect().right;\
+                   if (t.scrollWidth > box + 1 || right > vw + 1) {\
+                     out.push((t.className || 'table') + ' (' + t.scrollWidth + 'px in ' + box + 'px, right edge ' + Math.round(right) + ' of ' + vw + ')');\
+                   }\
+                 }\
+                 return out;",
+            )
+            .await;
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// At laptop width every table fits and nothing scrolls sideways; then
+    /// a screenshot of the page.
+    async fn fits_and_shoot(&self, name: &str) {
+        let tables = self.overflowing_tables().await;
+        assert!(tables.is_empty(), "{name}: tables overflow: {tables:?}");
+        let sideways = self.sideways_scroll().await;
+        assert!(
+            sideways <= 0,
+            "{name}: the page scrolls {sideways}px sideways"
+        );
+        self.full_page_screenshot(name).await;
+    }
+
+    /// The whole page, not only the window: Chromium's own capture beyond
+    /// the viewport (through chromedriver's DevTools passthrough), at the
+    /// window's width.
+    async fn full_page_screenshot(&self, name: &str) {
+        let size = self
+            .run("return [document.documentElement.clientWidth, document.documentElement.scrollHeight];")
+            .await;
+        let (w, h) = (size[0].as_i64().unwrap(), size[1].as_i64().unwrap());
+        let shot = self
+            .post(
+                "/goog/cdp/execute",
+                json!({"cmd": "Page.captureScreenshot", "params": {
+                    "format": "png", "captureBeyondViewport": true,
+                    "clip": {"x": 0, "y": 0, "width": w, "height": h.min(6000), "scale": 1}
+                }}),
+            )
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap())
+            .unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        std::fs::write(artifacts().join(name), png).unwrap();
+    }
+
     async fn screenshot(&self, name: &str) -> PathBuf {
         let b64 = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
         let png = base64::engine::general_purpose::STANDARD
             .decode(b64.as_str().unwrap())
             .unwrap();
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .parent()
-            .unwrap()
-            .join("artifacts");
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
+        let path = artifacts().join(name);
         std::fs::write(&path, png).unwrap();
         path
     }
@@ -239,6 +298,16 @@ impl Browser {
         self.click(&b).await;
         self.wait_for("#token", 10).await;
     }
+}
+
+/// `target/artifacts/`, where CI keeps the screenshots.
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 #[tokio::test]
@@ -276,8 +345,7 @@ async fn console_in_chromium_inbox_live_approve_refusal_audit_and_changes() {
         text.contains("sql.ddl") && text.contains("nightly cleanup"),
         "{text}"
     );
-    let shot = browser.screenshot("console-inbox.png").await;
-    assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
+    browser.fits_and_shoot("console-inbox.png").await;
 
     // Approve from the approval page.
     let link = browser
@@ -292,7 +360,7 @@ async fn console_in_chromium_inbox_live_approve_refusal_audit_and_changes() {
             .ends_with(&format!("/ui/approvals/{id}"))
     );
     browser.type_into(&reason, "backup verified").await;
-    browser.screenshot("console-approval.png").await;
+    browser.fits_and_shoot("console-approval.png").await;
     let approve = browser.wait_for("#approve", 5).await;
     browser.click(&approve).await;
     let done = browser.wait_for("#vote-result", 10).await;
@@ -305,32 +373,44 @@ async fn console_in_chromium_inbox_live_approve_refusal_audit_and_changes() {
     let (_, a) = s.admin().get(&format!("/v1/approvals/{id}")).await;
     assert_eq!(a["votes"][0]["voter"], "sam");
     assert_eq!(a["votes"][0]["via"], "web");
-    browser.screenshot("console-approval-voted.png").await;
+    browser.fits_and_shoot("console-approval-voted.png").await;
 
-    // A refused self-approval is shown to the person.
+    // Someone who may not vote is told why, and gets no buttons to try.
     browser.sign_out().await;
     let own = pending_ddl(&s, &eve, "invoices", "cleanup").await;
     browser.sign_in(&s, &eve).await;
     browser.goto(&format!("{}/ui/approvals/{own}", s.url)).await;
-    let approve = browser.wait_for("#approve", 10).await;
-    browser.click(&approve).await;
-    let err = browser.wait_for("#vote-error", 10).await;
+    let why = browser.wait_for("#cannot-vote", 10).await;
     assert_eq!(
-        browser.text(&err).await,
-        "Vote refused: no self-approval: `eve` made this request"
+        browser.text(&why).await,
+        "You cannot vote on this approval: no self-approval: `eve` made this request."
     );
-    browser
-        .screenshot("console-self-approval-refused.png")
-        .await;
+    assert!(
+        browser
+            .find_all("#approve, #deny, form.vote")
+            .await
+            .is_empty()
+    );
+    browser.fits_and_shoot("console-cannot-vote.png").await;
 
-    // The audit explorer shows the entries with verified receipts.
+    // The audit explorer shows the entries with verified receipts, every
+    // column on screen.
     browser.goto(&format!("{}/ui/audit", s.url)).await;
     let count = browser.wait_for("#verified-count", 10).await;
     let rows = browser.find_all("tr[data-seq]").await.len();
     assert!(rows >= 8, "{rows}");
     assert_eq!(browser.text(&count).await, format!("{rows} of {rows}"));
     assert_eq!(browser.find_all(".badge.verified").await.len(), rows);
-    browser.screenshot("console-audit.png").await;
+    let receipt_right = browser
+        .run("return Math.round(document.querySelector('tr[data-seq] td.receipt-cell').getBoundingClientRect().right);")
+        .await
+        .as_i64()
+        .unwrap();
+    assert!(
+        receipt_right <= 1280,
+        "receipt column ends at {receipt_right}px"
+    );
+    browser.fits_and_shoot("console-audit.png").await;
 
     // Changes: reached from the nav, the inventory first, then a failed
     // gate report, marked by the stylesheet (the CSP allows no inline style).
@@ -346,7 +426,7 @@ async fn console_in_chromium_inbox_live_approve_refusal_audit_and_changes() {
         text.contains("v1") && text.contains("accuracy 0.93"),
         "{text}"
     );
-    browser.screenshot("console-changes.png").await;
+    browser.fits_and_shoot("console-changes.png").await;
     let link = browser
         .wait_for(&format!("table.changes tr[data-change=\"{prod}\"] a"), 5)
         .await;
@@ -354,11 +434,11 @@ async fn console_in_chromium_inbox_live_approve_refusal_audit_and_changes() {
     let failed = browser
         .wait_for("tr.gate-fail[data-gate=\"promotion\"]", 10)
         .await;
+    let failed_text = browser.text(&failed).await;
     assert!(
-        browser
-            .text(&failed)
-            .await
-            .contains("this artifact is not live in staging")
+        failed_text.contains("this artifact is not live in staging")
+            && failed_text.starts_with("fail"),
+        "the status comes first: {failed_text}"
     );
     let bg = browser
         .run("return getComputedStyle(document.querySelector('tr.gate-fail')).backgroundColor;")
@@ -367,7 +447,7 @@ async fn console_in_chromium_inbox_live_approve_refusal_audit_and_changes() {
     browser
         .run("document.getElementById('gates').scrollIntoView();")
         .await;
-    browser.screenshot("console-change-gates.png").await;
+    browser.fits_and_shoot("console-change-gates.png").await;
     // A description holding a script tag is text, not a script (an alert
     // would also stop every later WebDriver command).
     browser.goto(&format!("{}/ui/changes/{dev}", s.url)).await;
@@ -376,6 +456,57 @@ async fn console_in_chromium_inbox_live_approve_refusal_audit_and_changes() {
         browser.text(&d).await,
         "retrained <script>alert('x')</script>"
     );
+
+    // A change's review, as the administrator who reviews it: the change
+    // (linked, with its metrics) and its gate report, not loose JSON.
+    let staging = submit(&s, &eve, "staging", json!({})).await;
+    assert_eq!(staging["state"], "awaiting_review", "{staging}");
+    let review = staging["review_approval"].as_str().unwrap();
+    let change = staging["id"].as_str().unwrap();
+    browser.sign_out().await;
+    browser.sign_in(&s, &s.admin_token).await;
+    browser
+        .goto(&format!("{}/ui/approvals/{review}", s.url))
+        .await;
+    let to_change = browser.wait_for("#change-link", 10).await;
+    assert_eq!(browser.text(&to_change).await, change);
+    let metrics = browser.wait_for("#review-metrics", 5).await;
+    assert!(browser.text(&metrics).await.contains("accuracy 0.93"));
+    let promo = browser
+        .wait_for("table.gates tr[data-gate=\"promotion\"]", 5)
+        .await;
+    assert!(browser.text(&promo).await.starts_with("pass"));
+    assert!(browser.find_all("pre").await.is_empty(), "no JSON blocks");
+    browser.fits_and_shoot("console-change-review.png").await;
+    let approve = browser.wait_for("#approve", 5).await;
+    browser.click(&approve).await;
+    browser.wait_for("#vote-result", 10).await;
+    // The change page now says who approved it, in the gate report too.
+    browser
+        .click(&browser.wait_for("#change-link", 5).await)
+        .await;
+    let review_row = browser
+        .wait_for("table.gates tr[data-gate=\"review\"]", 10)
+        .await;
+    let review_text = browser.text(&review_row).await;
+    assert!(
+        review_text.starts_with("pass") && review_text.contains("approved by admin"),
+        "{review_text}"
+    );
+    browser.fits_and_shoot("console-change-approved.png").await;
+
+    // The policies page: what each environment enforces.
+    browser.goto(&format!("{}/ui/policies", s.url)).await;
+    let envs = browser.wait_for("table.in-force", 10).await;
+    let text = browser.text(&envs).await;
+    assert!(
+        ["dev", "staging", "prod"].iter().all(|e| text.contains(e)),
+        "{text}"
+    );
+    browser.fits_and_shoot("console-policies.png").await;
+    browser.goto(&format!("{}/ui/principals", s.url)).await;
+    browser.wait_for("table", 10).await;
+    browser.fits_and_shoot("console-principals.png").await;
 
     // Phone width: the inbox still fits (no sideways scrolling).
     browser

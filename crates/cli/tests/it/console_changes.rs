@@ -16,7 +16,7 @@ fn digest() -> String {
 }
 
 /// Submits a model change for `Model::"fraud"` as `token`; returns it.
-async fn submit(s: &Server, token: &str, env: &str, extra: Value) -> Value {
+pub async fn submit(s: &Server, token: &str, env: &str, extra: Value) -> Value {
     let mut body = json!({
         "kind": "model", "subject": "Model::\"fraud\"", "version": "v1",
         "artifact_sha256": digest(), "environment": env,

@@ -3,6 +3,8 @@
 //! `Governor::vote`, so the rules are exactly the API's and a refusal is
 //! shown in the API's words.
 
+use super::changes::{change_badge, change_href};
+use super::gate_table::gate_report;
 use super::render::{approval_href, context, state_badge, summary_rows};
 use crate::Console;
 use crate::auth::Signed;
@@ -13,6 +15,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use countersign_core::approval::{Approval, check_vote};
+use countersign_core::change::Change;
 use countersign_core::governor::VoteInput;
 use countersign_core::store::Store as _;
 use countersign_core::{ApprovalState, Timestamp, VoteDecision};
@@ -32,16 +35,33 @@ enum Notice<'a> {
     Refused(&'a ApiError),
 }
 
-fn render(signed: &Signed, a: &Approval, notice: Notice<'_>, reason: &str) -> String {
+fn render(
+    signed: &Signed,
+    a: &Approval,
+    change: Option<&Change>,
+    notice: Notice<'_>,
+    reason: &str,
+) -> String {
     let now = Timestamp::now();
     let state = a.effective_state(now);
-    let mut out = format!(
-        "<p><a href=\"/ui/approvals\">← Approvals</a></p>\
-         <h1><code>{}</code> on <code>{}</code> {}</h1>",
-        e(&a.request.action),
-        e(&a.request.resource.id),
-        state_badge(state)
-    );
+    let mut out = match change {
+        Some(ch) => format!(
+            "<p><a href=\"/ui/approvals\">← Approvals</a></p>\
+             <h1>Review: {} <code>{}</code> {} → {} {}</h1>",
+            e(&ch.kind),
+            e(&ch.subject.to_string()),
+            e(&ch.version),
+            e(&ch.environment),
+            state_badge(state)
+        ),
+        None => format!(
+            "<p><a href=\"/ui/approvals\">← Approvals</a></p>\
+             <h1><code>{}</code> on <code>{}</code> {}</h1>",
+            e(&a.request.action),
+            e(&a.request.resource.id),
+            state_badge(state)
+        ),
+    };
     match notice {
         Notice::None => {}
         Notice::Voted(d) => {
@@ -59,6 +79,11 @@ fn render(signed: &Signed, a: &Approval, notice: Notice<'_>, reason: &str) -> St
                 e(&err.message)
             );
         }
+    }
+    // A review leads with the change and its gate report: what is decided.
+    if let Some(ch) = change {
+        out.push_str(&change_under_review(ch));
+        out.push_str(&gate_report(ch, "gates"));
     }
     out.push_str("<section class=\"card\"><h2>Request</h2><dl class=\"facts\">");
     out.push_str(&summary_rows(a, now));
@@ -83,8 +108,11 @@ fn render(signed: &Signed, a: &Approval, notice: Notice<'_>, reason: &str) -> St
             "no"
         },
     );
-    out.push_str("<h3>Details</h3>");
-    out.push_str(&context(&a.request.context));
+    // A review's details are the change's facts, shown above.
+    if change.is_none() {
+        out.push_str("<h3>Details</h3>");
+        out.push_str(&context(&a.request.context));
+    }
     out.push_str("</section>");
 
     out.push_str("<section class=\"card\"><h2 id=\"votes\">Votes</h2>");
@@ -115,36 +143,95 @@ fn render(signed: &Signed, a: &Approval, notice: Notice<'_>, reason: &str) -> St
     out.push_str("</section>");
 
     if state == ApprovalState::Pending {
-        // A hint only: the governor decides when the vote is cast.
-        let hint = match check_vote(a, &signed.who, VoteDecision::Approve, Some("-"), now) {
-            Ok(()) => String::new(),
-            Err(why) => format!(
-                "<p class=\"help\" id=\"vote-hint\">You may not be able to vote: {}</p>",
-                e(&why.to_string())
-            ),
-        };
-        let _ = write!(
-            out,
-            "<section class=\"card\"><h2>Your decision</h2>{hint}\
-             <form method=\"post\" action=\"{}/vote\" class=\"vote\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-             <label for=\"reason\">Reason{}</label>\
-             <textarea id=\"reason\" name=\"reason\" rows=\"3\" maxlength=\"2000\">{}</textarea>\
-             <div class=\"buttons\">\
-             <button type=\"submit\" name=\"decision\" value=\"approve\" id=\"approve\">Approve</button>\
-             <button type=\"submit\" name=\"decision\" value=\"deny\" id=\"deny\" class=\"danger\">Deny</button>\
-             </div></form></section>",
-            e(&approval_href(&a.id)),
-            e(&signed.session.csrf),
-            if a.requirement.reason_required {
-                " (required to approve)"
-            } else {
-                " (optional)"
-            },
-            e(reason),
-        );
+        out.push_str(&decision_form(signed, a, reason, now));
     }
     out
+}
+
+/// The vote form, for someone who may vote; for anyone else, why not (and
+/// no buttons). The governor checks again when a vote is cast.
+fn decision_form(signed: &Signed, a: &Approval, reason: &str, now: Timestamp) -> String {
+    // A placeholder reason: whether one is required is the form's business.
+    if let Err(why) = check_vote(a, &signed.who, VoteDecision::Approve, Some("-"), now) {
+        return format!(
+            "<section class=\"card\"><h2>Your decision</h2>\
+             <p class=\"help\" id=\"cannot-vote\">You cannot vote on this approval: {}.</p></section>",
+            e(&why.to_string())
+        );
+    }
+    format!(
+        "<section class=\"card\"><h2>Your decision</h2>\
+         <form method=\"post\" action=\"{}/vote\" class=\"vote\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <label for=\"reason\">Reason{}</label>\
+         <textarea id=\"reason\" name=\"reason\" rows=\"3\" maxlength=\"2000\">{}</textarea>\
+         <div class=\"buttons\">\
+         <button type=\"submit\" name=\"decision\" value=\"approve\" id=\"approve\">Approve</button>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\" id=\"deny\" class=\"danger\">Deny</button>\
+         </div></form></section>",
+        e(&approval_href(&a.id)),
+        e(&signed.session.csrf),
+        if a.requirement.reason_required {
+            " (required to approve)"
+        } else {
+            " (optional)"
+        },
+        e(reason),
+    )
+}
+
+/// What a review approval is about: the change, linked, with its evidence.
+fn change_under_review(ch: &Change) -> String {
+    let short = ch.artifact_sha256.get(..12).unwrap_or(&ch.artifact_sha256);
+    let mut out = format!(
+        "<section class=\"card\"><h2 id=\"change\">Change under review</h2><dl class=\"facts\">\
+         <dt>Change</dt><dd><a href=\"{href}\" id=\"change-link\"><code>{id}</code></a> {state}</dd>\
+         <dt>What</dt><dd>{kind} <code>{subject}</code> version {version} → \
+         <span class=\"badge env\">{env}</span></dd>\
+         <dt>Artifact</dt><dd><code class=\"short\" title=\"sha256:{digest}\">sha256:{short}…</code></dd>\
+         <dt>Author</dt><dd><strong>{author}</strong> ({akind})</dd>",
+        href = e(&change_href(&ch.id)),
+        id = e(&ch.id),
+        state = change_badge(ch.state),
+        kind = e(&ch.kind),
+        subject = e(&ch.subject.to_string()),
+        version = e(&ch.version),
+        env = e(&ch.environment),
+        digest = e(&ch.artifact_sha256),
+        short = e(short),
+        author = e(&ch.author.name),
+        akind = e(ch.author.kind.as_str()),
+    );
+    if let Some(d) = &ch.description {
+        let _ = write!(out, "<dt>Description</dt><dd>{}</dd>", e(d));
+    }
+    if !ch.evidence.metrics.is_empty() {
+        out.push_str("<dt>Metrics</dt><dd><ul class=\"metrics\" id=\"review-metrics\">");
+        for (k, v) in &ch.evidence.metrics {
+            let _ = write!(out, "<li><code>{}</code> {}</li>", e(k), e(&v.to_string()));
+        }
+        out.push_str("</ul></dd>");
+    }
+    let _ = write!(
+        out,
+        "</dl><p class=\"help\">Evidence links, the deployment and, for a policy change, what it \
+         would change: on <a href=\"{}\">the change's page</a>.</p></section>",
+        e(&change_href(&ch.id))
+    );
+    out
+}
+
+/// The change a review approval is about; `None` for other approvals, or
+/// when it cannot be read (the page still shows the approval).
+async fn change_of(c: &Console, a: &Approval) -> Option<Change> {
+    let id = a.change_id.as_deref()?;
+    match c.app.governor.change(id).await {
+        Ok(ch) => Some(ch),
+        Err(err) => {
+            tracing::warn!(approval = %a.id, change = %id, error = %err, "console: change of a review not read");
+            None
+        }
+    }
 }
 
 async fn load(c: &Console, id: &str) -> Result<Approval, ApiError> {
@@ -171,7 +258,8 @@ pub async fn show(
         Some(d @ ("approve" | "deny")) => Notice::Voted(d),
         _ => Notice::None,
     };
-    let body = render(&signed, &a, notice, "");
+    let change = change_of(&c, &a).await;
+    let body = render(&signed, &a, change.as_ref(), notice, "");
     html(StatusCode::OK, page("Approval", Some(&chrome), &body))
 }
 
@@ -237,7 +325,8 @@ pub async fn vote(
             tracing::info!(approval = %id, voter = %signed.who.name, code = err.code, "console vote refused");
             match load(&c, &id).await {
                 Ok(a) => {
-                    let body = render(&signed, &a, Notice::Refused(&err), &reason);
+                    let change = change_of(&c, &a).await;
+                    let body = render(&signed, &a, change.as_ref(), Notice::Refused(&err), &reason);
                     html(err.status, page("Approval", Some(&chrome), &body))
                 }
                 Err(_) => error_page(Some(&chrome), &err),

@@ -228,19 +228,45 @@ fn row(out: &mut String, entry: &AuditEntry, result: &Result<Vec<Hash>, String>,
         Ok(_) => "<span class=\"badge verified\" title=\"inclusion proof checked against the signed checkpoint\">✓ verified</span>".to_owned(),
         Err(why) => format!("<span class=\"badge unverified\">✗ not verified</span> <small>{}</small>", e(why)),
     };
+    // Seven columns that fit a laptop screen: what happened (type and
+    // verdict), to what (action, resource, environment), and the receipt
+    // early enough never to be scrolled out of view.
+    let what = match (
+        s(&v, &["action"]),
+        resource.as_str(),
+        s(&v, &["environment"]),
+    ) {
+        ("", "", _) => String::new(),
+        (action, resource, env) => {
+            let mut w = format!("<code>{}</code>", e(action));
+            if !resource.is_empty() {
+                let _ = write!(w, " on <code>{}</code>", e(resource));
+            }
+            if !env.is_empty() {
+                let _ = write!(w, " in {}", e(env));
+            }
+            w
+        }
+    };
+    let verdict = match s(&v, &["verdict"]) {
+        "" => String::new(),
+        verdict => format!(" <span class=\"verdict\">{}</span>", e(verdict)),
+    };
+    let (date, clock) = entry.time.rfc3339().split_once('T').map_or_else(
+        || (String::new(), entry.time.rfc3339()),
+        |(d, t)| (d.to_owned(), t.to_owned()),
+    );
     let _ = write!(
         out,
-        "<tr data-seq=\"{seq}\"><td>{seq}</td><td><time>{time}</time></td><td>{kind}</td><td>{who}</td>\
-         <td><code>{action}</code></td><td><code>{resource}</code></td><td>{env}</td><td>{verdict}</td>\
-         <td>{reason}</td><td>{mark}",
+        "<tr data-seq=\"{seq}\"><td>{seq}</td><td><time datetime=\"{full}\">{date}<br>{clock}</time></td>\
+         <td>{kind}{verdict}</td><td>{who}</td><td class=\"what\">{what}</td>\
+         <td class=\"reason\">{reason}</td><td class=\"receipt-cell\">{mark}",
         seq = entry.seq,
-        time = e(&entry.time.rfc3339()),
+        full = e(&entry.time.rfc3339()),
+        date = e(&date),
+        clock = e(&clock),
         kind = e(s(&v, &["type"])),
         who = e(s(&v, &["principal", "name"])),
-        action = e(s(&v, &["action"])),
-        resource = e(&resource),
-        env = e(s(&v, &["environment"])),
-        verdict = e(s(&v, &["verdict"])),
         reason = e(s(&v, &["reason"])),
     );
     if let Ok(proof) = result {
@@ -343,9 +369,8 @@ async fn explorer_body(c: &Console, q: &AuditQuery) -> Result<String, ApiError> 
     } else {
         out.push_str(
             "<div class=\"scroll\"><table class=\"audit\"><caption>Audit entries</caption><thead><tr>\
-             <th scope=\"col\">#</th><th scope=\"col\">Time</th><th scope=\"col\">Type</th>\
-             <th scope=\"col\">Principal</th><th scope=\"col\">Action</th><th scope=\"col\">Resource</th>\
-             <th scope=\"col\">Env</th><th scope=\"col\">Verdict</th><th scope=\"col\">Reason</th>\
+             <th scope=\"col\">#</th><th scope=\"col\">Time (UTC)</th><th scope=\"col\">Entry</th>\
+             <th scope=\"col\">Principal</th><th scope=\"col\">What</th><th scope=\"col\">Reason</th>\
              <th scope=\"col\">Receipt</th></tr></thead><tbody>",
         );
         let tree = verified.checkpoint.as_ref().map_or(0, |c| c.size);

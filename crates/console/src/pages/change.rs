@@ -4,7 +4,8 @@
 
 use super::change_report::report_section;
 use super::changes::{change_badge, change_href};
-use super::render::{approval_href, state_badge};
+use super::gate_table::gate_report;
+use super::render::{approval_href, badge, state_badge};
 use crate::Console;
 use crate::auth::Signed;
 use crate::html::{e, page};
@@ -12,10 +13,10 @@ use crate::respond::{error_page, html};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use countersign_core::Timestamp;
 use countersign_core::approval::{Approval, tally};
-use countersign_core::change::{Change, ChangeState, GateStatus};
+use countersign_core::change::{Change, ChangeState};
 use countersign_core::store::Store as _;
+use countersign_core::{ApprovalState, Timestamp};
 use std::fmt::Write as _;
 
 /// Whether a link may be rendered as one: http(s) only. The core refuses
@@ -123,53 +124,6 @@ fn evidence(c: &Change) -> String {
     out
 }
 
-fn gates(c: &Change) -> String {
-    let mut out = String::from("<section class=\"card\"><h2 id=\"gates\">Gate report</h2>");
-    if c.gates.is_empty() {
-        out.push_str("<p class=\"empty\">No gates applied.</p></section>");
-        return out;
-    }
-    let failed = c.failed_gates().count();
-    if failed > 0 {
-        let _ = write!(
-            out,
-            "<p role=\"status\" class=\"error\" id=\"gates-failed\">{failed} of {} gates failed.</p>",
-            c.gates.len()
-        );
-    }
-    out.push_str(
-        "<div class=\"scroll\"><table class=\"gates\" aria-labelledby=\"gates\"><thead><tr>\
-         <th scope=\"col\">Gate</th><th scope=\"col\">Rule</th><th scope=\"col\">Expected</th>\
-         <th scope=\"col\">Measured</th><th scope=\"col\">Status</th></tr></thead><tbody>",
-    );
-    for g in &c.gates {
-        let status = g.status.as_str();
-        let measured = g
-            .measured
-            .as_deref()
-            .map(|m| e(m).to_string())
-            .unwrap_or_else(|| "<span class=\"empty\">not measured</span>".to_owned());
-        let _ = write!(
-            out,
-            "<tr class=\"gate gate-{status}\" data-gate=\"{gate}\"><td><code>{gate}</code></td>\
-             <td>{rule}</td><td>{expected}</td><td>{measured}</td>\
-             <td><span class=\"badge gate-{status}\">{status}</span></td></tr>",
-            gate = e(&g.gate),
-            rule = e(&g.rule),
-            expected = e(&g.expected),
-        );
-    }
-    out.push_str("</tbody></table></div>");
-    if c.gates.iter().any(|g| g.status == GateStatus::Pending) {
-        out.push_str(
-            "<p class=\"help\">Pending gates are decided later: reviews when voted, soak, wait \
-             and freeze at deploy.</p>",
-        );
-    }
-    out.push_str("</section>");
-    out
-}
-
 /// One review approval: a link to where it is voted, and where it stands.
 fn review_row(out: &mut String, label: &str, id: &str, a: Option<&Approval>, now: Timestamp) {
     let _ = write!(
@@ -181,18 +135,31 @@ fn review_row(out: &mut String, label: &str, id: &str, a: Option<&Approval>, now
     );
     if let Some(a) = a {
         let t = tally(a);
+        let state = a.effective_state(now);
+        let groups = if a.requirement.groups.is_empty() {
+            String::new()
+        } else {
+            format!(" from {}", e(&a.requirement.groups.join(", ")))
+        };
+        // A review is used up the moment it is approved (the approval reads
+        // `executed`): for the change, that is an approval.
+        let badge = if state == ApprovalState::Executed {
+            badge("approved")
+        } else {
+            state_badge(state)
+        };
+        let when = match (state, a.decided_at) {
+            (ApprovalState::Pending, _) => {
+                format!(", expires <time>{}</time>", e(&a.expires_at.rfc3339()))
+            }
+            (_, Some(at)) => format!(", decided <time>{}</time>", e(&at.rfc3339())),
+            (_, None) => String::new(),
+        };
         let _ = write!(
             out,
-            " {} {} of {} approvals{}, expires <time>{}</time>",
-            state_badge(a.effective_state(now)),
+            " {badge} {} of {} approvals{groups}{when}",
             t.approvals(),
             a.requirement.quorum,
-            if a.requirement.groups.is_empty() {
-                String::new()
-            } else {
-                format!(" from {}", e(&a.requirement.groups.join(", ")))
-            },
-            e(&a.expires_at.rfc3339()),
         );
     }
     out.push_str("</dd>");
@@ -304,7 +271,7 @@ pub async fn show(State(c): State<Console>, signed: Signed, Path(id): Path<Strin
     let mut body = header(&ch);
     body.push_str(&facts(&ch));
     body.push_str(&evidence(&ch));
-    body.push_str(&gates(&ch));
+    body.push_str(&gate_report(&ch, "gates"));
     body.push_str(&reviews(&c, &ch).await);
     body.push_str(&deployment(&ch));
     if let Some(report) = &ch.report {

@@ -2,6 +2,7 @@
 //! validate), principals with their owners and groups, and tokens without
 //! their values.
 
+use super::changes::change_href;
 use crate::Console;
 use crate::auth::Signed;
 use crate::html::{e, page};
@@ -10,36 +11,66 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use countersign_core::Timestamp;
+use countersign_server::policy_sets::in_force;
 use std::fmt::Write as _;
 
 pub async fn policies(State(c): State<Console>, signed: Signed) -> Response {
     let snap = c.app.governor.snapshot();
-    let hash = snap.policies.hash();
+    let disk_hash = snap.policies.hash();
     // Validating the files on disk shows whether a reload would succeed.
     let on_disk = match (c.app.policy_loader)() {
-        Ok(set) if set.hash() == hash => {
-            "<span class=\"badge verified\">valid</span> the files on disk are the set in force"
+        Ok(set) if set.hash() == disk_hash => {
+            "<span class=\"badge verified\">valid</span> the files on disk are the set loaded from disk"
                 .to_owned()
         }
         Ok(set) => format!(
-            "<span class=\"badge pending\">valid, not loaded</span> the files on disk (hash <code class=\"hash\">{}</code>) differ from the set in force; reload to apply",
+            "<span class=\"badge pending\">valid, not loaded</span> the files on disk (hash <code class=\"hash\">{}</code>) differ from the set loaded; reload to apply",
             e(set.hash())
         ),
         Err(msg) => format!(
-            "<span class=\"badge unverified\">invalid</span> the files on disk do not validate; the set in force stays:<pre><code>{}</code></pre>",
+            "<span class=\"badge unverified\">invalid</span> the files on disk do not validate; the set loaded stays:<pre><code>{}</code></pre>",
             e(&msg)
         ),
     };
-    let envs = c.app.governor.config().environments.join(", ");
-    let mut body = format!(
-        "<h1>Policies</h1><section class=\"card\"><dl class=\"facts\">\
-         <dt>In force</dt><dd><span class=\"badge verified\">validated</span> hash <code class=\"hash\" id=\"policy-hash\">{}</code></dd>\
-         <dt>Environments</dt><dd>{} (one policy set; rules name the environment)</dd>\
-         <dt>Files on disk</dt><dd>{on_disk}</dd></dl></section>",
-        e(hash),
-        e(&envs),
+    // What each environment enforces: the set from disk, or the one an
+    // approved `policy` change put there.
+    let sets = in_force(&c.app.governor);
+    let mut body = String::from(
+        "<h1>Policies</h1><section class=\"card\"><h2 id=\"in-force\">In force</h2>\
+         <div class=\"scroll\"><table class=\"in-force\" aria-labelledby=\"in-force\"><thead><tr>\
+         <th scope=\"col\">Environment</th><th scope=\"col\">Policy set</th><th scope=\"col\">From</th>\
+         <th scope=\"col\">Policies</th></tr></thead><tbody>",
     );
-    body.push_str("<section class=\"card\"><h2>Policies</h2><ul>");
+    for p in &sets {
+        let from = match &p.change_id {
+            Some(id) => format!(
+                "policy change <a href=\"{}\"><code>{}</code></a>",
+                e(&change_href(id)),
+                e(id)
+            ),
+            None => "the directory on disk".to_owned(),
+        };
+        let _ = write!(
+            body,
+            "<tr data-env=\"{env}\"><td><span class=\"badge env\">{env}</span></td>\
+             <td><code class=\"hash\">{hash}</code></td><td>{from}</td><td>{n}</td></tr>",
+            env = e(&p.environment),
+            hash = e(&p.hash),
+            n = p.policies,
+        );
+    }
+    let _ = write!(
+        body,
+        "</tbody></table></div><dl class=\"facts\">\
+         <dt>Loaded from disk</dt><dd>hash <code class=\"hash\" id=\"policy-hash\">{}</code> \
+         (in force where no policy change is live)</dd>\
+         <dt>Files on disk</dt><dd>{on_disk}</dd></dl></section>",
+        e(disk_hash),
+    );
+    let _ = write!(
+        body,
+        "<section class=\"card\"><h2>Policies loaded from disk</h2><ul>"
+    );
     for id in snap.policies.policy_ids() {
         let _ = write!(body, "<li><code>{}</code></li>", e(id));
     }

@@ -7,5 +7,6 @@ pub mod change;
 pub mod change_report;
 pub mod changes;
 pub mod directory;
+pub mod gate_table;
 pub mod login;
 pub mod render;

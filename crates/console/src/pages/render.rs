@@ -38,16 +38,40 @@ fn pre(out: &mut String, class: &str, text: &str) {
     }
 }
 
-/// The request's context: SQL statements as SQL, text as text, anything
-/// else as indented JSON.
+/// Longest string shown inline in the details list rather than as a block.
+const INLINE: usize = 100;
+
+/// A short one-line string, a number or a boolean: shown inline.
+fn inline_value(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if s.len() <= INLINE && !s.contains('\n') => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// The request's context: short values as a list (an id, a version, a
+/// digest: not worth a code block each), SQL statements as SQL, text as
+/// text, anything else as indented JSON.
 pub fn context(ctx: &serde_json::Map<String, Value>) -> String {
-    let mut out = String::new();
+    let mut inline = String::new();
+    let mut blocks = String::new();
     for (k, v) in ctx {
-        let _ = write!(out, "<h4>{}</h4>", e(k));
+        if let Some(text) = inline_value(v) {
+            let _ = write!(
+                inline,
+                "<dt>{}</dt><dd><code class=\"short\">{}</code></dd>",
+                e(k),
+                e(&text)
+            );
+            continue;
+        }
+        let _ = write!(blocks, "<h4>{}</h4>", e(k));
         match v {
             Value::Object(m) if m.get("statement").is_some_and(Value::is_string) => {
                 if let Some(Value::String(sql)) = m.get("statement") {
-                    pre(&mut out, "sql", sql);
+                    pre(&mut blocks, "sql", sql);
                 }
                 let rest: serde_json::Map<String, Value> = m
                     .iter()
@@ -56,29 +80,51 @@ pub fn context(ctx: &serde_json::Map<String, Value>) -> String {
                     .collect();
                 if !rest.is_empty() {
                     let text = serde_json::to_string_pretty(&rest).unwrap_or_default();
-                    pre(&mut out, "json", &text);
+                    pre(&mut blocks, "json", &text);
                 }
             }
-            Value::String(s) => pre(&mut out, "text", s),
+            Value::String(s) => pre(&mut blocks, "text", s),
             other => {
                 let text = serde_json::to_string_pretty(other).unwrap_or_default();
-                pre(&mut out, "json", &text);
+                pre(&mut blocks, "json", &text);
             }
         }
     }
-    if out.is_empty() {
-        out.push_str("<p class=\"help\">No further details were given.</p>");
+    if inline.is_empty() && blocks.is_empty() {
+        return "<p class=\"help\">No further details were given.</p>".to_owned();
     }
-    out
+    if inline.is_empty() {
+        blocks
+    } else {
+        format!("<dl class=\"facts\" id=\"details\">{inline}</dl>{blocks}")
+    }
 }
 
-pub fn time_left(a: &Approval, now: Timestamp) -> String {
+/// How long a pending approval has left, in its two largest units.
+fn time_left(a: &Approval, now: Timestamp) -> String {
     let secs = now.until(a.expires_at).as_secs();
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
     match secs {
         0 => "expired".to_owned(),
-        1..120 => format!("{secs}s"),
-        120..7200 => format!("{}m", secs / 60),
-        _ => format!("{}h {}m", secs / 3600, (secs % 3600) / 60),
+        _ if d > 0 => format!("{d}d {h}h"),
+        _ if h > 0 => format!("{h}h {m}m"),
+        _ if m > 0 => format!("{m}m {s}s"),
+        _ => format!("{s}s"),
+    }
+}
+
+/// "3h 59m left" while pending; when it was decided otherwise (time left
+/// means nothing for an approval that has ended).
+fn time_row(a: &Approval, now: Timestamp) -> String {
+    if a.effective_state(now) == ApprovalState::Pending {
+        return format!("<dt>Time left</dt><dd>{}</dd>", e(&time_left(a, now)));
+    }
+    match a.decided_at {
+        Some(at) => format!("<dt>Decided</dt><dd><time>{}</time></dd>", e(&at.rfc3339())),
+        None => format!(
+            "<dt>Ended</dt><dd><time>{}</time></dd>",
+            e(&a.expires_at.rfc3339())
+        ),
     }
 }
 
@@ -125,10 +171,9 @@ pub fn summary_rows(a: &Approval, now: Timestamp) -> String {
         "<dt>What</dt><dd><code>{action}</code> on <code>{rtype}::{rid}</code></dd>\
          <dt>Environment</dt><dd><span class=\"badge env\">{env}</span></dd>\
          <dt>Who</dt><dd><strong>{who}</strong> ({kind}){owner}</dd>\
-         <dt>Why</dt><dd>{why}</dd>\
+         <dt>Why</dt><dd class=\"why\">{why}</dd>\
          <dt>Policy</dt><dd><code>{policy}</code></dd>{message}\
-         <dt>Votes</dt><dd>{n} of {quorum} approvals{denied}</dd>\
-         <dt>Time left</dt><dd>{left}</dd>",
+         <dt>Votes</dt><dd>{n} of {quorum} approvals{denied}</dd>{time}",
         action = e(&r.action),
         rtype = e(&r.resource.kind),
         rid = e(&r.resource.id),
@@ -143,6 +188,6 @@ pub fn summary_rows(a: &Approval, now: Timestamp) -> String {
         } else {
             format!(", denied by {}", e(&t.deniers.join(", ")))
         },
-        left = e(&time_left(a, now)),
+        time = time_row(a, now),
     )
 }

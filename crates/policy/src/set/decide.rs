@@ -162,7 +162,7 @@ impl PolicySet {
                 Some(message) => message.to_owned(),
                 None => format!("policy `{id}` forbids {what}"),
             },
-            None => format!("no policy permits {what}"),
+            None => format!("no policy permits {what}{}", self.permits_in_scope(p)),
         };
         if !outcome.errors.is_empty() {
             reason.push_str("; ");
@@ -171,6 +171,48 @@ impl PolicySet {
         PolicyDecision::Deny {
             policies: outcome.policies,
             reason,
+        }
+    }
+}
+
+/// How many in-scope permits a deny reason names.
+const PERMITS_NAMED: usize = 3;
+
+impl PolicySet {
+    /// For a request no permit applied to: the permits written for this
+    /// action and these types whose conditions it did not meet, with their
+    /// messages, so the reason says who may (e.g. "engineers and CI services
+    /// deploy approved changes") rather than only that nobody did. Empty
+    /// when no permit mentions the action at all.
+    fn permits_in_scope(&self, p: &Prepared<'_>) -> String {
+        // Ids are the policies' `@id`s (set at compile time).
+        let mut ids: Vec<String> = p
+            .bucket
+            .policies()
+            .filter(|policy| policy.effect() == cedar_policy::Effect::Permit)
+            .map(|policy| policy.id().to_string())
+            .collect();
+        ids.sort();
+        let permits: Vec<String> = ids
+            .iter()
+            .map(
+                |id| match self.meta.get(id).and_then(|m| m.message.as_deref()) {
+                    Some(message) => format!("`{id}` ({message})"),
+                    None => format!("`{id}`"),
+                },
+            )
+            .collect();
+        match permits.len() {
+            0 => String::new(),
+            n if n <= PERMITS_NAMED => format!(
+                "; policies that permit it when their conditions hold: {}",
+                permits.join(", ")
+            ),
+            n => format!(
+                "; policies that permit it when their conditions hold: {}, and {} more",
+                permits[..PERMITS_NAMED].join(", "),
+                n - PERMITS_NAMED
+            ),
         }
     }
 }

@@ -257,7 +257,9 @@ fn an_erroring_permit_is_not_approvable_and_is_named_in_the_reason() {
         got,
         PolicyDecision::Deny {
             policies: vec![],
-            reason: "no policy permits `sql.write` on `Table::\"orders\"` in `prod`".into(),
+            reason: "no policy permits `sql.write` on `Table::\"orders\"` in `prod`; \
+                     policies that permit it when their conditions hold: `overflowing-rule`"
+                .into(),
         },
         "the hypothetical pass errors, so it is not approvable"
     );
@@ -415,6 +417,46 @@ fn forbids_are_not_lifted_by_approvals() {
 }
 
 // ── 4. deny reasons ───────────────────────────────────────────────────────
+
+#[test]
+fn a_deny_for_want_of_a_permit_names_the_permits_that_would_apply_and_who_they_are_for() {
+    let set = compile(
+        r#"@id("engineers-write") @message("engineers write outside prod")
+        permit (principal in Group::"engineer", action == Action::"sql.write", resource)
+        when { context.environment != "prod" };
+        @id("reviewed-writes") @message("a prod write needs a reviewer")
+        @approval_quorum("1") @approval_groups("reviewer")
+        permit (principal in Group::"engineer", action == Action::"sql.write", resource)
+        when { context.environment == "prod" && context.approval.granted };
+        @id("reads") permit (principal, action == Action::"sql.read", resource);"#,
+    );
+    // rita is a reviewer, not an engineer: nothing applies, and the reason
+    // says who may.
+    let PolicyDecision::Deny { policies, reason } =
+        decide(&set, ("User", "rita"), "sql.write", "dev", None)
+    else {
+        panic!("expected a deny");
+    };
+    assert!(policies.is_empty());
+    assert_eq!(
+        reason,
+        "no policy permits `sql.write` on `Table::\"orders\"` in `dev`; policies that permit it \
+         when their conditions hold: `engineers-write` (engineers write outside prod)"
+    );
+    // In prod, the approval rule is the one named.
+    let PolicyDecision::Deny { reason, .. } =
+        decide(&set, ("User", "rita"), "sql.write", "prod", None)
+    else {
+        panic!("expected a deny");
+    };
+    assert!(
+        reason.ends_with("`reviewed-writes` (a prod write needs a reviewer)"),
+        "{reason}"
+    );
+    // Permits for other actions (or, by the index, other environments)
+    // are not named.
+    assert!(!reason.contains("`reads`"), "{reason}");
+}
 
 #[test]
 fn deny_reasons_use_the_first_forbid_message_or_say_what_is_missing() {

@@ -280,6 +280,10 @@ fn view(c: &Change, full: bool) -> Value {
             );
         }
         m.insert("failed_gates".into(), json!(c.failed_gates().count()));
+        m.insert(
+            "current_gates".into(),
+            json!(crate::change_view::current_gates(c)),
+        );
     }
     v
 }

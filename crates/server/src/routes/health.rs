@@ -24,7 +24,9 @@ async fn ready(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({
         "status": "ready",
         "audit_size": size,
+        // The disk set's hash, and what each environment enforces.
         "policy_hash": s.governor.policy_hash(),
+        "policies": crate::policy_sets::in_force(&s.governor),
     })))
 }
 

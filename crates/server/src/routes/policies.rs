@@ -80,6 +80,17 @@ async fn diff(
     Ok(Json(result))
 }
 
+/// The schema's entity types, sorted (groups included: they are types too).
+fn entity_types(set: &countersign_core::policy::PolicySet) -> Vec<String> {
+    let mut types: Vec<String> = set
+        .schema()
+        .entity_types()
+        .map(ToString::to_string)
+        .collect();
+    types.sort();
+    types
+}
+
 async fn show(State(s): State<AppState>, Authed(_): Authed) -> Json<Value> {
     let snap = s.governor.snapshot();
     // Environments with an approved policy change of their own.
@@ -101,6 +112,8 @@ async fn show(State(s): State<AppState>, Authed(_): Authed) -> Json<Value> {
         "hash": snap.policies.hash(),
         "policies": snap.policies.policy_ids(),
         "actions": snap.policies.action_names(),
+        // What requests may name, for clients that explain an unknown one.
+        "entity_types": entity_types(&snap.policies),
         "environments": environments,
     }))
 }
